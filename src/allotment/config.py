@@ -1,0 +1,70 @@
+"""The one settings object. Nothing else in the package reads the environment."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Relative defaults resolve against the working directory, so a command run from the repository
+# root keeps its state in ./var and ./models, and a test can point everything elsewhere.
+DEFAULT_DATA_DIR = Path("var")
+DEFAULT_MODELS_DIR = Path("models")
+
+
+class Settings(BaseSettings):
+    """Runtime settings, read from ``ALLOTMENT_*`` environment variables (or a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALLOTMENT_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Folder for local state.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: a SQLite file allotment.db in the data folder.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow store; default: a SQLite file under ./models/."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level name.")
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in logging.getLevelNamesMapping():
+            raise ValueError(f"unknown log level {value!r}")
+        return upper
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the embedded SQLite default filled in."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'allotment.db').resolve()}"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        """The MLflow tracking URI, kept apart from the application database."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(DEFAULT_MODELS_DIR / 'mlflow.db').resolve()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Route plain ``postgresql://`` URLs to psycopg 3, the driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Database plumbing: engine, sessions, column types, migrations."""

@@ -1,0 +1,43 @@
+"""Alembic environment: migrates the database the caller's engine points at."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from allotment.db.engine import make_engine
+from allotment.domain.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit(
+        "offline (SQL script) migrations are not supported; run `allotment db upgrade`"
+    )
+run_migrations_online()

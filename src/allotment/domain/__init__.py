@@ -1,0 +1,1 @@
+"""The domain: facts about customers, supply and backorders, and their lifecycle rules."""

@@ -1,0 +1,68 @@
+"""Enumerations of the domain. Values are the strings stored in the database and the API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Tier(StrEnum):
+    VIP = "vip"
+    PREMIUM = "premium"
+    STANDARD = "standard"
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    CHURNED = "churned"
+
+
+class ShipMode(StrEnum):
+    OCEAN = "ocean"
+    GROUND = "ground"
+    AIR = "air"
+
+
+class PurchaseOrderStatus(StrEnum):
+    OPEN = "open"
+    PARTIALLY_RECEIVED = "partially_received"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class BackorderStatus(StrEnum):
+    OPEN = "open"
+    ETA_UPDATED = "eta_updated"
+    PARTIALLY_RESOLVED = "partially_resolved"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class RootCause(StrEnum):
+    SUPPLIER_DELAY = "supplier_delay"
+    QUALITY = "quality"
+    LOGISTICS = "logistics"
+    DEMAND_SPIKE = "demand_spike"
+    STOCKOUT = "stockout"
+    OTHER = "other"
+
+
+class AllocationStatus(StrEnum):
+    UNALLOCATED = "unallocated"
+    PARTIALLY_ALLOCATED = "partially_allocated"
+    ALLOCATED = "allocated"
+
+
+class TruthKind(StrEnum):
+    """Outcomes the synthetic world draws from a known probability."""
+
+    SUPPLIER_DELAY = "supplier_delay"
+    SLA_BREACH = "sla_breach"
+    CHURN = "churn"

@@ -1,0 +1,467 @@
+"""The domain schema (SQLAlchemy 2 declarative). One schema for SQLite and PostgreSQL.
+
+Money columns are :class:`~allotment.db.types.Money` (exact cents); timestamps are UTC.
+Ratios (fill-rate commitments, penalty rates) are plain floats: they are not money.
+Tables prefixed ``sim_`` belong to the synthetic world (the generator's ground truth) and are
+never read by features or models.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from allotment.db.types import Money, UTCDateTime, utcnow
+from allotment.domain.enums import (
+    AllocationStatus,
+    BackorderStatus,
+    CustomerStatus,
+    OrderStatus,
+    PurchaseOrderStatus,
+    RootCause,
+    ShipMode,
+    Tier,
+    TruthKind,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def enum_column(enum_cls: type[StrEnum], name: str) -> Enum:
+    """A portable enum: VARCHAR plus a CHECK constraint, storing the enum's values."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+
+
+# --- parties and places ---------------------------------------------------------------------
+
+
+class Supplier(Base):
+    __tablename__ = "suppliers"
+    __table_args__ = (CheckConstraint("lead_time_days >= 0", name="lead_time_nonneg"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(64))
+    default_ship_mode: Mapped[ShipMode] = mapped_column(enum_column(ShipMode, "ship_mode"))
+    lead_time_days: Mapped[int] = mapped_column(Integer)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(64))
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[Tier] = mapped_column(enum_column(Tier, "tier"))
+    account_manager: Mapped[str | None] = mapped_column(String(120))
+    region: Mapped[str] = mapped_column(String(64))
+    lifetime_value: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    created_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[CustomerStatus] = mapped_column(
+        enum_column(CustomerStatus, "customer_status"), default=CustomerStatus.ACTIVE
+    )
+    churned_on: Mapped[date | None] = mapped_column(Date)
+
+    contracts: Mapped[list[Contract]] = relationship(
+        back_populates="customer", order_by="Contract.version"
+    )
+
+
+class Contract(Base):
+    """A versioned agreement: a change creates a new version; the old one gets ``effective_to``."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "version", name="uq_contracts_customer_version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("sla_days >= 0", name="sla_days_nonneg"),
+        CheckConstraint(
+            "fill_rate_commitment >= 0 AND fill_rate_commitment <= 1", name="fill_rate_ratio"
+        ),
+        CheckConstraint("penalty_rate_per_day >= 0", name="penalty_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sla_days: Mapped[int] = mapped_column(Integer)
+    # Share of ordered quantity the customer is promised to receive on time (0..1).
+    fill_rate_commitment: Mapped[float] = mapped_column(Float)
+    # Penalty as a share of the late line's value per day late (e.g. 0.005 = 0.5 %/day).
+    penalty_rate_per_day: Mapped[float] = mapped_column(Float, default=0.0)
+    # Cap of the penalty as a share of the line's value.
+    penalty_cap_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    allows_partial_ship: Mapped[bool] = mapped_column(Boolean, default=True)
+    allows_substitution: Mapped[bool] = mapped_column(Boolean, default=False)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    renewal_date: Mapped[date] = mapped_column(Date)
+
+    customer: Mapped[Customer] = relationship(back_populates="contracts")
+
+
+# --- products and stock ---------------------------------------------------------------------
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("unit_price >= 0", name="price_nonneg"),
+        CheckConstraint("unit_cost >= 0", name="cost_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    unit_cost: Mapped[Decimal] = mapped_column(Money)
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProductSubstitute(Base):
+    """``substitute_id`` may replace ``product_id`` (one direction; add both rows for two)."""
+
+    __tablename__ = "product_substitutes"
+    __table_args__ = (CheckConstraint("product_id <> substitute_id", name="not_self"),)
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    substitute_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    # Price difference of the substitute relative to the product (0.05 = +5 %).
+    price_premium_rate: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class InventoryPosition(Base):
+    __tablename__ = "inventory_positions"
+    __table_args__ = (
+        UniqueConstraint("product_id", "location_id", name="uq_inventory_product_location"),
+        CheckConstraint("on_hand >= 0", name="on_hand_nonneg"),
+        CheckConstraint("committed >= 0", name="committed_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    committed: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- supply ---------------------------------------------------------------------------------
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    ordered_on: Mapped[date] = mapped_column(Date, index=True)
+    ship_mode: Mapped[ShipMode] = mapped_column(enum_column(ShipMode, "ship_mode"))
+    status: Mapped[PurchaseOrderStatus] = mapped_column(
+        enum_column(PurchaseOrderStatus, "purchase_order_status"),
+        default=PurchaseOrderStatus.OPEN,
+    )
+
+    lines: Mapped[list[PurchaseOrderLine]] = relationship(
+        back_populates="purchase_order", order_by="PurchaseOrderLine.line_no"
+    )
+
+
+class PurchaseOrderLine(Base):
+    __tablename__ = "purchase_order_lines"
+    __table_args__ = (
+        UniqueConstraint("purchase_order_id", "line_no", name="uq_po_lines_po_line_no"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "received_quantity >= 0 AND received_quantity <= quantity", name="received_bounds"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_cost: Mapped[Decimal] = mapped_column(Money)
+    promised_date: Mapped[date] = mapped_column(Date)
+    current_eta: Mapped[date | None] = mapped_column(Date)
+    received_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    received_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[PurchaseOrderStatus] = mapped_column(
+        enum_column(PurchaseOrderStatus, "purchase_order_status"),
+        default=PurchaseOrderStatus.OPEN,
+    )
+
+    purchase_order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
+    eta_history: Mapped[list[EtaChange]] = relationship(
+        back_populates="po_line", order_by="EtaChange.recorded_at"
+    )
+
+
+class EtaChange(Base):
+    """Every ETA a PO line was given, in the order it was learned."""
+
+    __tablename__ = "po_line_eta_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    po_line_id: Mapped[int] = mapped_column(ForeignKey("purchase_order_lines.id"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    previous_eta: Mapped[date | None] = mapped_column(Date)
+    new_eta: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    po_line: Mapped[PurchaseOrderLine] = relationship(back_populates="eta_history")
+
+
+class Receipt(Base):
+    """Goods received against a PO line (several receipts make a partial delivery)."""
+
+    __tablename__ = "po_receipts"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    po_line_id: Mapped[int] = mapped_column(ForeignKey("purchase_order_lines.id"), index=True)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+# --- demand ---------------------------------------------------------------------------------
+
+
+class CustomerOrder(Base):
+    __tablename__ = "customer_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    ordered_on: Mapped[date] = mapped_column(Date, index=True)
+    requested_date: Mapped[date] = mapped_column(Date)
+    promised_date: Mapped[date] = mapped_column(Date)
+    is_emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus, "order_status"), default=OrderStatus.OPEN
+    )
+
+    lines: Mapped[list[CustomerOrderLine]] = relationship(
+        back_populates="order", order_by="CustomerOrderLine.line_no"
+    )
+
+
+class CustomerOrderLine(Base):
+    __tablename__ = "customer_order_lines"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no", name="uq_order_lines_order_line_no"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "shipped_quantity >= 0 AND shipped_quantity <= quantity", name="shipped_bounds"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_orders.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    shipped_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    # The PO line whose quantity this line is allocated to (waits on), if any.
+    po_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchase_order_lines.id"), index=True
+    )
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus, "order_status"), default=OrderStatus.OPEN
+    )
+    shipped_on: Mapped[date | None] = mapped_column(Date)
+
+    order: Mapped[CustomerOrder] = relationship(back_populates="lines")
+
+    @property
+    def open_quantity(self) -> int:
+        return self.quantity - self.shipped_quantity
+
+
+class Shipment(Base):
+    """Quantity shipped to the customer for an order line (several make a partial delivery)."""
+
+    __tablename__ = "order_line_shipments"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("customer_order_lines.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    shipped_on: Mapped[date] = mapped_column(Date, index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+# --- backorders -----------------------------------------------------------------------------
+
+ACTIVE_BACKORDER_STATUSES = (
+    BackorderStatus.OPEN,
+    BackorderStatus.ETA_UPDATED,
+    BackorderStatus.PARTIALLY_RESOLVED,
+    BackorderStatus.ESCALATED,
+)
+_ACTIVE_SQL = "status IN ('open', 'eta_updated', 'partially_resolved', 'escalated')"
+
+
+class Backorder(Base):
+    """An order line's open quantity waiting for supply. At most one active per order line."""
+
+    __tablename__ = "backorders"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("open_quantity >= 0 AND open_quantity <= quantity", name="open_bounds"),
+        Index(
+            "uq_backorders_active_order_line",
+            "order_line_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("customer_order_lines.id"), index=True)
+    po_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("purchase_order_lines.id"), index=True
+    )
+    quantity: Mapped[int] = mapped_column(Integer)
+    open_quantity: Mapped[int] = mapped_column(Integer)
+    root_cause: Mapped[RootCause] = mapped_column(enum_column(RootCause, "root_cause"))
+    status: Mapped[BackorderStatus] = mapped_column(
+        enum_column(BackorderStatus, "backorder_status"),
+        default=BackorderStatus.OPEN,
+        index=True,
+    )
+    # Revenue at risk when created: open quantity x unit price (USD).
+    value_at_risk: Mapped[Decimal] = mapped_column(Money)
+    expected_fulfillment_date: Mapped[date | None] = mapped_column(Date)
+    priority: Mapped[float | None] = mapped_column(Float)
+    allocation_status: Mapped[AllocationStatus] = mapped_column(
+        enum_column(AllocationStatus, "allocation_status"),
+        default=AllocationStatus.UNALLOCATED,
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    history: Mapped[list[BackorderStatusChange]] = relationship(
+        back_populates="backorder",
+        order_by="BackorderStatusChange.id",
+        cascade="all, delete-orphan",
+    )
+
+
+class BackorderStatusChange(Base):
+    """Append-only record of every status a backorder entered: who, when, why."""
+
+    __tablename__ = "backorder_status_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"), index=True)
+    from_status: Mapped[BackorderStatus | None] = mapped_column(
+        enum_column(BackorderStatus, "from_status")
+    )
+    to_status: Mapped[BackorderStatus] = mapped_column(enum_column(BackorderStatus, "to_status"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+
+    backorder: Mapped[Backorder] = relationship(back_populates="history")
+
+
+# --- the synthetic world's ground truth -----------------------------------------------------
+
+
+class SimWorld(Base):
+    """The synthetic world a database was generated from (at most one row)."""
+
+    __tablename__ = "sim_worlds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scale: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date)
+    today: Mapped[date] = mapped_column(Date)
+    policy: Mapped[str] = mapped_column(String(64))
+    generator_version: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SimTruth(Base):
+    """The true probability behind one drawn outcome, and the outcome (hidden from models)."""
+
+    __tablename__ = "sim_truths"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id", "as_of", name="uq_sim_truths_kind_subject_as_of"),
+        CheckConstraint("probability >= 0 AND probability <= 1", name="probability_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[TruthKind] = mapped_column(enum_column(TruthKind, "truth_kind"), index=True)
+    # supplier_delay: purchase_order_lines.id; sla_breach: customer_order_lines.id;
+    # churn: customers.id.
+    subject_id: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[date] = mapped_column(Date)
+    horizon_days: Mapped[int | None] = mapped_column(Integer)
+    probability: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[bool | None] = mapped_column(Boolean)
+    # Supplier delay: days late actually drawn (0 when on time).
+    magnitude: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,121 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests use a private schema in the database named by ``ALLOTMENT_TEST_POSTGRES_URL``
+(default ``postgresql://postgres@127.0.0.1:5432/test``). Without a reachable server they are
+skipped with the reason shown, except under ``CI=true``, where an unreachable server fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from allotment.config import get_settings, normalize_database_url
+from allotment.db import migrate
+from allotment.db.engine import make_engine, make_sessionmaker
+from allotment.domain.models import Base
+
+POSTGRES_URL = os.environ.get(
+    "ALLOTMENT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_available() -> str | None:
+    """None when the server answers, else the reason it does not."""
+    engine = create_engine(normalize_database_url(POSTGRES_URL))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:  # any failure to connect means "not available"
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc.__class__.__name__}: {exc}"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point every command at a temporary data folder unless a test sets a database URL."""
+    monkeypatch.setenv("ALLOTMENT_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("ALLOTMENT_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def _sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield url, engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgresql_engine() -> Iterator[tuple[str, Engine]]:
+    reason = _postgres_available()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    schema = f"allotment_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalize_database_url(POSTGRES_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        yield url, engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated, empty database on each backend; also set as ``ALLOTMENT_DATABASE_URL``."""
+    url, engine = request.getfixturevalue(f"_{request.param}_engine")
+    monkeypatch.setenv("ALLOTMENT_DATABASE_URL", url)
+    get_settings.cache_clear()
+    _truncate_all(engine)
+    yield url
+    _truncate_all(engine)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose commits are the test's to make; closed (and rolled back) afterwards."""
+    sess = make_sessionmaker(engine)()
+    yield sess
+    sess.rollback()
+    sess.close()
