@@ -22,6 +22,7 @@ expected fulfilment date, and the status keeps saying what matters more.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 
 from allotment.domain.enums import BackorderStatus
@@ -75,5 +76,5 @@ def ensure_path(path: Iterable[BackorderStatus]) -> None:
         raise BackorderTransitionError(
             f"a backorder starts 'open', not {steps[0].value!r}", target=steps[0].value
         )
-    for current, target in zip(steps, steps[1:], strict=False):
+    for current, target in itertools.pairwise(steps):
         ensure_transition(current, target)
