@@ -1,0 +1,88 @@
+"""SQL for the backorder lifecycle. Keyword-only, typed; never commits (the caller does)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from allotment.domain.lifecycle import ACTIVE_STATUSES
+from allotment.domain.models import (
+    Backorder,
+    Contract,
+    Customer,
+    CustomerOrder,
+    CustomerOrderLine,
+    PurchaseOrderLine,
+)
+from allotment.errors import NotFoundError
+
+
+def get_backorder(*, session: Session, backorder_id: int, for_update: bool = False) -> Backorder:
+    stmt = select(Backorder).where(Backorder.id == backorder_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    backorder = session.scalars(stmt).one_or_none()
+    if backorder is None:
+        raise NotFoundError(f"backorder {backorder_id} does not exist", backorder_id=backorder_id)
+    return backorder
+
+
+def get_po_line(
+    *, session: Session, po_line_id: int, for_update: bool = False
+) -> PurchaseOrderLine:
+    stmt = select(PurchaseOrderLine).where(PurchaseOrderLine.id == po_line_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    line = session.scalars(stmt).one_or_none()
+    if line is None:
+        raise NotFoundError(
+            f"purchase order line {po_line_id} does not exist", po_line_id=po_line_id
+        )
+    return line
+
+
+def get_order_line(*, session: Session, order_line_id: int) -> CustomerOrderLine:
+    line = session.get(CustomerOrderLine, order_line_id)
+    if line is None:
+        raise NotFoundError(
+            f"order line {order_line_id} does not exist", order_line_id=order_line_id
+        )
+    return line
+
+
+def active_backorder_for_line(*, session: Session, order_line_id: int) -> Backorder | None:
+    return session.scalars(
+        select(Backorder).where(
+            Backorder.order_line_id == order_line_id, Backorder.status.in_(ACTIVE_STATUSES)
+        )
+    ).one_or_none()
+
+
+def lines_waiting_on_po_line(
+    *, session: Session, po_line_id: int
+) -> Sequence[tuple[CustomerOrderLine, CustomerOrder, Customer]]:
+    """Open customer order lines allocated to a PO line, with their order and customer."""
+    rows = session.execute(
+        select(CustomerOrderLine, CustomerOrder, Customer)
+        .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+        .join(Customer, Customer.id == CustomerOrder.customer_id)
+        .where(
+            CustomerOrderLine.po_line_id == po_line_id,
+            CustomerOrderLine.shipped_quantity < CustomerOrderLine.quantity,
+            CustomerOrderLine.status.in_(("open", "partially_shipped")),
+        )
+        .order_by(CustomerOrder.promised_date, CustomerOrderLine.id)
+    ).all()
+    return [(line, order, customer) for line, order, customer in rows]
+
+
+def current_contract(*, session: Session, customer_id: int) -> Contract | None:
+    """The customer's latest contract version."""
+    return session.scalars(
+        select(Contract)
+        .where(Contract.customer_id == customer_id)
+        .order_by(Contract.version.desc())
+        .limit(1)
+    ).one_or_none()
