@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from allotment.config import Settings, get_settings
 from allotment.db import migrate
@@ -63,6 +64,22 @@ def test_concurrent_read_then_write_transactions_do_not_fail_with_locked(tmp_pat
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM customers")).scalar() == per_thread * threads
     engine.dispose()
+
+
+def test_a_read_only_session_does_not_block_a_writer(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate.upgrade(engine)
+    fast = make_engine(f"sqlite:///{tmp_path / 'r.db'}", busy_timeout_ms=200)
+    with session_scope(engine, readonly=True) as reader:
+        assert reader.scalar(select(func.count()).select_from(Customer)) == 0
+        with session_scope(fast) as writer:  # would time out if the reader held the lock
+            writer.execute(text("DELETE FROM customers"))
+    with pytest.raises(OperationalError, match="locked"), session_scope(engine) as holder:
+        holder.scalar(select(func.count()).select_from(Customer))
+        with session_scope(fast) as writer:
+            writer.execute(text("DELETE FROM customers"))
+    engine.dispose()
+    fast.dispose()
 
 
 def test_default_database_is_sqlite_under_the_data_dir(

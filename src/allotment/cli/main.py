@@ -1,12 +1,20 @@
-"""Entry point of the ``allotment`` console script."""
+"""Allotment: explained backorder prioritization and allocation.
+
+Entry point of the ``allotment`` console script.
+"""
 
 from __future__ import annotations
 
 import typer
 
+from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=__doc__
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Allotment: explained backorder prioritization and allocation.",
 )
 app.add_typer(db_cli.app, name="db")
+app.add_typer(backorders_cli.app, name="backorders")

@@ -2,8 +2,9 @@
 
 SQLite is the embedded default: WAL journal, a busy timeout, foreign keys on, and every
 transaction opened with ``BEGIN IMMEDIATE`` so a writer takes its lock up front instead of
-failing with "database is locked" when it later upgrades a read lock. PostgreSQL goes through
-psycopg 3.
+failing with "database is locked" when it later upgrades a read lock. Work that only reads can
+ask for a plain deferred ``BEGIN`` (``read_only=True``): under WAL it never blocks writers and
+is never blocked by them. PostgreSQL goes through psycopg 3.
 """
 
 from __future__ import annotations
@@ -19,17 +20,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from allotment.config import Settings, get_settings, normalize_database_url
 
+_SQLITE_BEGIN = "allotment_sqlite_begin"
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str | None = None, *, settings: Settings | None = None) -> Engine:
+def make_engine(
+    url: str | None = None, *, settings: Settings | None = None, busy_timeout_ms: int | None = None
+) -> Engine:
     """Create an engine for ``url`` (default: the configured database)."""
     settings = settings or get_settings()
     url = normalize_database_url(url) if url else settings.resolved_database_url
     if is_sqlite(url):
-        return _sqlite_engine(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        timeout = settings.sqlite_busy_timeout_ms if busy_timeout_ms is None else busy_timeout_ms
+        return _sqlite_engine(url, busy_timeout_ms=timeout)
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -54,19 +60,26 @@ def _sqlite_engine(url: str, *, busy_timeout_ms: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+def read_only(engine: Engine) -> Engine:
+    """The same engine, opening deferred (non-locking) transactions on SQLite."""
+    return engine.execution_options(**{_SQLITE_BEGIN: "DEFERRED"})
+
+
+def make_sessionmaker(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:
+    bind = read_only(engine) if readonly else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
     """A unit of work: commit on success, roll back on any error (the caller's boundary)."""
-    session = make_sessionmaker(engine)()
+    session = make_sessionmaker(engine, readonly=readonly)()
     try:
         yield session
         session.commit()
