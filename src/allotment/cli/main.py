@@ -9,6 +9,7 @@ import typer
 
 from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
+from allotment.cli import io as io_cli
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -18,3 +19,5 @@ app = typer.Typer(
 )
 app.add_typer(db_cli.app, name="db")
 app.add_typer(backorders_cli.app, name="backorders")
+app.command("import")(io_cli.import_)
+app.command("export")(io_cli.export_)
