@@ -36,7 +36,7 @@ def import_(
         exists=True,
         dir_okay=False,
         readable=True,
-        help="TOML file mapping the file's columns and values to ours (docs/import.md).",
+        help="TOML file mapping the file's columns and values to ours (see the README).",
     ),
     show: int = typer.Option(SHOW_PROBLEMS, help="Most problems to list.", min=1),
 ) -> None:

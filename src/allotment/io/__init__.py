@@ -1,4 +1,4 @@
-"""Import and export of the domain's entities as CSV or Parquet files (see docs/import.md)."""
+"""Import and export of the domain's entities as CSV or Parquet files (README: importing)."""
 
 from __future__ import annotations
 

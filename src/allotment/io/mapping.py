@@ -1,4 +1,4 @@
-"""Mapping files: how a user's columns and values become ours (TOML, see docs/import.md).
+"""Mapping files: how a user's columns and values become ours (TOML; README: importing).
 
 A mapping is checked against the entity's spec when it is loaded, so a typo in a key or a
 target column is reported (file and key named) before any data is read.
