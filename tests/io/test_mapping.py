@@ -194,7 +194,7 @@ def test_telco_mapping_fills_blank_total_charges(tmp_path: Path) -> None:
 
 
 def test_the_documented_example_mapping_is_valid(tmp_path: Path) -> None:
-    docs = Path(__file__).resolve().parents[2] / "docs" / "import.md"
+    docs = Path(__file__).resolve().parents[2] / "README.md"
     block = docs.read_text().split("```toml\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "documented.toml"
     path.write_text(block)
