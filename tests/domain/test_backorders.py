@@ -101,7 +101,7 @@ def test_delay_creates_one_backorder_per_affected_line_with_impact(session: Sess
         assert bo.po_line_id == ids["po_line"]
         assert bo.root_cause is RootCause.SUPPLIER_DELAY
         assert bo.expected_fulfillment_date == date(2025, 2, 15)
-        assert bo.number == f"BO-2025-{bo.id:06d}"
+        assert bo.number == f"BO-2025-{bo.id:07d}"
         assert [(h.from_status, h.to_status, h.changed_by) for h in bo.history] == [
             (None, BackorderStatus.OPEN, "erp")
         ]

@@ -9,6 +9,8 @@ import typer
 
 from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
+from allotment.cli import demo as demo_cli
+from allotment.cli import generate as generate_cli
 from allotment.cli import io as io_cli
 
 app = typer.Typer(
@@ -21,3 +23,5 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(backorders_cli.app, name="backorders")
 app.command("import")(io_cli.import_)
 app.command("export")(io_cli.export_)
+app.command("generate")(generate_cli.generate)
+app.command("demo")(demo_cli.demo)

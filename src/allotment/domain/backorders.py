@@ -21,8 +21,8 @@ from allotment.errors import BackorderCreationError
 
 
 def backorder_number(backorder_id: int, year: int) -> str:
-    """The human reference of a backorder, e.g. ``BO-2025-000156``."""
-    return f"BO-{year}-{backorder_id:06d}"
+    """The human reference of a backorder, e.g. ``BO-2025-0000156``."""
+    return f"BO-{year}-{backorder_id:07d}"
 
 
 def transition(
