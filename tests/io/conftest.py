@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from allotment.domain.models import Base
 from allotment.io import ImportSource, import_files
+from tests.dumps import Dump, dump_tables
 from tests.io.factories import Row, world, write_csv
-
-Dump = dict[str, list[tuple[Any, ...]]]
-
-
-def dump_tables(engine: Engine) -> Dump:
-    """Every row of every table, ordered by primary key: equal dumps mean an unchanged DB."""
-    out: Dump = {}
-    with engine.connect() as conn:
-        for table in Base.metadata.sorted_tables:
-            order = list(table.primary_key.columns)
-            out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*order))]
-    return out
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from allotment.cli.main import app
-from tests.io.conftest import dump_tables
+from tests.dumps import dump_tables
 from tests.io.factories import customer, write_csv
 
 runner = CliRunner()

@@ -24,7 +24,7 @@ from allotment.domain.models import (
 )
 from allotment.errors import ImportValidationError
 from allotment.io import ImportSource, import_file, import_files
-from tests.io.conftest import Dump
+from tests.dumps import Dump
 from tests.io.factories import (
     backorder,
     customer,

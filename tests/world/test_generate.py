@@ -29,7 +29,7 @@ from allotment.world.metrics import auc
 from allotment.world.model import World
 from allotment.world.persist import DatabaseNotEmptyError, clear_all
 from allotment.world.policies import StaticTierPolicy
-from tests.world.conftest import dump_tables
+from tests.dumps import dump_tables
 
 
 def test_same_seed_gives_identical_tables_and_another_seed_does_not(engine: Engine) -> None:

@@ -603,34 +603,26 @@ class World:
         pol = self.pol
         first = self._pop_calendar("notice", d)
         if len(first):
-            old = pol["eta"][first].copy()
-            new = pol["promised"][first] + pol["delta"][first]
-            pol["eta"][first] = new
-            pol["noticed"][first] = True
-            self.eta_log.add(
-                po_line=first,
-                day=d,
-                hour=HOUR_NOTICE,
-                prev=old,
-                new=new,
-                reason=pol["reason"][first],
-            )
-            self._po_delayed(d, first)
+            self._announce_eta(d, first, pol["promised"][first] + pol["delta"][first], "noticed")
         second = self._pop_calendar("notice2", d)
         if len(second):
-            old = pol["eta"][second].copy()
-            new = pol["arrival"][second]
-            pol["eta"][second] = new
-            pol["noticed2"][second] = True
-            self.eta_log.add(
-                po_line=second,
-                day=d,
-                hour=HOUR_NOTICE,
-                prev=old,
-                new=new,
-                reason=pol["reason"][second],
-            )
-            self._po_delayed(d, second)
+            self._announce_eta(d, second, pol["arrival"][second], "noticed2")
+
+    def _announce_eta(self, d: int, po_lines: I64, new: I64, flag: str) -> None:
+        """Suppliers tell a new ETA for ``po_lines``; it is logged and the delay propagates."""
+        pol = self.pol
+        old = pol["eta"][po_lines].copy()
+        pol["eta"][po_lines] = new
+        pol[flag][po_lines] = True
+        self.eta_log.add(
+            po_line=po_lines,
+            day=d,
+            hour=HOUR_NOTICE,
+            prev=old,
+            new=new,
+            reason=pol["reason"][po_lines],
+        )
+        self._po_delayed(d, po_lines)
 
     def _po_delayed(self, d: int, po_lines: I64) -> None:
         """A PO line's ETA moved out: its locked backorders say so; pegged lines become ones."""

@@ -1,4 +1,4 @@
-"""Fixtures for the synthetic world: simulated worlds shared per module, database dumps."""
+"""Whole-database snapshots: equal dumps mean an unchanged database."""
 
 from __future__ import annotations
 
