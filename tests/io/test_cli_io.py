@@ -82,3 +82,14 @@ def test_export_writes_the_file(engine: Engine, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"customers: wrote 1 rows to {out}"
     assert out.exists()
+
+
+def test_import_into_a_new_embedded_database_creates_the_schema(tmp_path: Path) -> None:
+    """No `db upgrade` needed first: the default SQLite file under the data folder is set up."""
+    path = write_csv(tmp_path / "customers.csv", [customer()])
+    result = runner.invoke(app, ["import", "customers", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "var" / "allotment.db").exists()
+    exported = runner.invoke(app, ["export", "customers", str(tmp_path / "out.csv")])
+    assert exported.exit_code == 0, exported.output
+    assert "customers: wrote 1 rows" in exported.stdout

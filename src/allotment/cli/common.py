@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from allotment.db import migrate
@@ -35,13 +36,18 @@ def app_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def ensure_schema(engine: Engine) -> None:
+    """Bring the database to the latest schema (a new database is created on first use)."""
+    if migrate.current_revision(engine) != migrate.head_revision():
+        migrate.upgrade(engine)
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """A migrated database session that commits on success and rolls back on error."""
     engine = make_engine()
     try:
-        if migrate.current_revision(engine) != migrate.head_revision():
-            migrate.upgrade(engine)
+        ensure_schema(engine)
         with session_scope(engine) as session:
             yield session
     finally:

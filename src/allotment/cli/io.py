@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from allotment.cli.common import ensure_schema
 from allotment.db.engine import make_engine
 from allotment.errors import ImportMappingError, ImportValidationError
 from allotment.io import ENTITIES, export_entity, import_file
@@ -44,6 +45,7 @@ def import_(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     engine = make_engine()
     try:
+        ensure_schema(engine)
         with err.status(f"importing {path.name}") as status:
             result = import_file(
                 engine,
@@ -82,6 +84,7 @@ def export_(
     """Export every ENTITY row to PATH in the import format (our columns, natural keys)."""
     engine = make_engine()
     try:
+        ensure_schema(engine)
         count = export_entity(engine, entity, path)
     except ValueError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}")
