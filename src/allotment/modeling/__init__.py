@@ -1,0 +1,1 @@
+"""Risk models: pipelines, splits, calibration, baselines, evaluation, registry."""
