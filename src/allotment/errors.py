@@ -64,3 +64,28 @@ class WorldConfigError(AppError):
 class DatabaseNotReadyError(AppError):
     status_code = 503
     code = "database_not_ready"
+
+
+class ModelUnavailableError(AppError):
+    """No servable model: no champion, or the registry/artifact store cannot be read."""
+
+    status_code = 503
+    code = "model_unavailable"
+
+
+class ModelSignatureError(AppError):
+    """A registered model's input signature does not match the features we compute."""
+
+    status_code = 409
+    code = "model_signature_mismatch"
+
+
+class ModelPromotionRefusedError(AppError):
+    """The promotion gate (or a missing ``--force`` reason) refused a promotion or rollback."""
+
+    status_code = 409
+    code = "model_promotion_refused"
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message, reasons=list(reasons or []))
+        self.reasons = list(reasons or [])

@@ -12,6 +12,8 @@ from allotment.cli import db as db_cli
 from allotment.cli import demo as demo_cli
 from allotment.cli import generate as generate_cli
 from allotment.cli import io as io_cli
+from allotment.cli import models as models_cli
+from allotment.cli import train as train_cli
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -21,7 +23,9 @@ app = typer.Typer(
 )
 app.add_typer(db_cli.app, name="db")
 app.add_typer(backorders_cli.app, name="backorders")
+app.add_typer(models_cli.app, name="models")
 app.command("import")(io_cli.import_)
 app.command("export")(io_cli.export_)
 app.command("generate")(generate_cli.generate)
 app.command("demo")(demo_cli.demo)
+app.command("train")(train_cli.train)

@@ -1,0 +1,236 @@
+"""``allotment train``: point-in-time frames, training, MLflow logging, promotion by the gate."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from allotment.cli.common import app_errors, default_actor, ensure_schema
+from allotment.db.engine import make_engine
+from allotment.errors import AppError
+from allotment.features.frame import Task, TaskFrame
+
+ALL = "all"
+_TASK_HELP = "supplier_delay, sla_breach, churn or all."
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """One task's training run as the summary shows it."""
+
+    task: str
+    rows: dict[str, int]
+    metrics: dict[str, float | None]
+    baselines: dict[str, float | None]
+    model_name: str
+    version: int
+    champion: bool
+    gate: list[str]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "rows": self.rows,
+            "metrics": self.metrics,
+            "baselines": self.baselines,
+            "model_name": self.model_name,
+            "version": self.version,
+            "champion": self.champion,
+            "gate": self.gate,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _check_task(value: str) -> str:
+    if value != ALL and value not in {t.value for t in Task}:
+        raise typer.BadParameter(f"unknown task {value!r}; choose {_TASK_HELP}")
+    return value
+
+
+def _build_frame(task: Task, tables: Any) -> TaskFrame:
+    from allotment.features import build
+
+    builders = {
+        Task.SUPPLIER_DELAY: build.supplier_delay_frame,
+        Task.SLA_BREACH: build.sla_breach_frame,
+        Task.CHURN: build.churn_frame,
+    }
+    return builders[task](tables)
+
+
+def train_one(
+    task: Task, tables: Any, *, config_path: Path | None, actor: str, say: Any
+) -> TaskOutcome:
+    """Train ``task`` on the loaded tables, log and register it, and offer it to the gate."""
+    from allotment.errors import ModelPromotionRefusedError
+    from allotment.modeling import registry
+    from allotment.modeling.config import default_config, load_config
+    from allotment.modeling.train import train_task
+
+    started = time.perf_counter()
+    say(f"[bold]{task.value}[/]: building features")
+    frame = _build_frame(task, tables)
+    config = load_config(config_path) if config_path else default_config(task)
+    result = train_task(frame, config, progress=lambda msg: say(f"  {task.value}: {msg}"))
+    test = result.test_index
+    X_test = frame.X.iloc[test].reset_index(drop=True)
+    assert frame.y is not None  # train_task refuses unlabelled frames
+    y_test = frame.y.iloc[test].to_numpy()
+    windows = result.split.windows
+    say(f"  {task.value}: logging to MLflow")
+    registered = registry.log_training_run(
+        result.model,
+        task=task,
+        features=result.features,
+        X_test=X_test,
+        y_test=y_test,
+        params=result.params,
+        metrics=result.flat_metrics(),
+        data_hash=registry.frame_hash(frame.X.assign(_y=frame.y.to_numpy())),
+        test_window=" to ".join(windows["test"]) if "test" in windows else None,
+        data_window=(
+            f"{windows['train'][0]} to {windows['test'][1]}"
+            if "train" in windows and "test" in windows
+            else None
+        ),
+        feature_importances=result.feature_importances,
+        explain_model=result.classifier,
+    )
+    try:
+        promotion = registry.promote(
+            registered.name,
+            registered.version,
+            actor=actor,
+            reason="trained by `allotment train`",
+            eval_frame=(X_test, y_test),
+        )
+        champion, gate = True, list(promotion.decision.reasons)
+    except ModelPromotionRefusedError as exc:
+        champion, gate = False, list(exc.reasons)
+    m = result.metrics
+    return TaskOutcome(
+        task=task.value,
+        rows=result.split.sizes,
+        metrics={
+            "auc": m.roc_auc,
+            "pr_auc": m.pr_auc,
+            "ece": m.ece,
+            "brier": m.brier,
+            "oracle_auc": m.oracle_auc,
+            "auc_ratio": m.auc_ratio,
+        },
+        baselines={name: b.roc_auc for name, b in result.baselines.items()},
+        model_name=registered.name,
+        version=registered.version,
+        champion=champion,
+        gate=gate,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def print_summary(outcomes: list[TaskOutcome], console: Console) -> None:
+    """The end-of-training table: metrics beside baselines and oracle, version, champion."""
+    table = Table(
+        "task",
+        "train/valid/test",
+        "AUC",
+        "logistic",
+        "base rate",
+        "oracle",
+        "ratio",
+        "ECE",
+        "version",
+        "champion",
+        "s",
+        title="training summary (test split)",
+    )
+    for o in outcomes:
+        r = o.rows
+        table.add_row(
+            o.task,
+            f"{r['train']:,}/{r['valid']:,}/{r['test']:,}",
+            _fmt(o.metrics["auc"]),
+            _fmt(o.baselines.get("logistic")),
+            _fmt(o.baselines.get("base_rate")),
+            _fmt(o.metrics["oracle_auc"]),
+            _fmt(o.metrics["auc_ratio"]),
+            _fmt(o.metrics["ece"], ".4f"),
+            f"{o.model_name} v{o.version}",
+            "yes" if o.champion else "no",
+            f"{o.seconds:.0f}",
+        )
+    console.print(table)
+    for o in outcomes:
+        if not o.champion:
+            fails = [g for g in o.gate if g.startswith("fail")] or o.gate
+            console.print(f"{o.task}: not promoted — " + "; ".join(fails))
+
+
+def train(
+    task: str = typer.Option(ALL, "--task", help=_TASK_HELP, callback=_check_task),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help="Training config (YAML); default: training/configs/<task>.yaml. One task only.",
+    ),
+    actor: str | None = typer.Option(None, "--actor", help="Who trains (recorded)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Train the risk models on the database's history, log them to MLflow, promote via the gate."""
+    if config is not None and task == ALL:
+        raise typer.BadParameter("a config file is for one task; add --task", param_hint="--config")
+    # The summary table has 11 columns: never squeeze it below 130 characters.
+    console = Console(stderr=as_json, highlight=False, width=max(130, Console().width))
+    tasks = list(Task) if task == ALL else [Task(task)]
+    outcomes: list[TaskOutcome] = []
+    failures: dict[str, str] = {}
+    engine = make_engine()
+    with app_errors():
+        try:
+            ensure_schema(engine)
+            from allotment.features.tables import load_tables
+
+            console.print("loading history from the database")
+            tables = load_tables(engine)
+            for t in tasks:
+                # One task's failure (e.g. too little history to split) does not stop the
+                # others; each logged run stands on its own.
+                try:
+                    outcomes.append(
+                        train_one(
+                            t,
+                            tables,
+                            config_path=config,
+                            actor=actor or default_actor(),
+                            say=console.print,
+                        )
+                    )
+                except AppError as exc:
+                    failures[t.value] = exc.message
+                    console.print(f"[red]{t.value}: failed:[/] {exc.message}")
+        finally:
+            engine.dispose()
+    if as_json:
+        payload = {"trained": [o.to_dict() for o in outcomes], "failed": failures}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        if outcomes:
+            print_summary(outcomes, console)
+        for name, message in failures.items():
+            console.print(f"[bold red]{name} not trained:[/] {message}")
+    if failures:
+        raise typer.Exit(1)
