@@ -113,6 +113,7 @@ def test_oracle_metrics_use_only_rows_with_a_known_truth() -> None:
     assert res.oracle_n == 4
     assert res.oracle_auc == pytest.approx(1.0)
     assert res.auc_ratio == pytest.approx(0.75)  # model AUC on the 4 rows, not on all 5
+    assert res.oracle_rows_auc == pytest.approx(0.75)
     assert res.roc_auc == pytest.approx(m.roc_auc(y, p))
     one_class = m.classification_metrics(y, p, oracle=[0.9, 0.7, np.nan, np.nan, 0.5])
     assert one_class.oracle_n == 3 and one_class.oracle_auc is None

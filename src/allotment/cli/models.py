@@ -60,6 +60,12 @@ def list_(
             r.created.strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
+    if any(r.oracle_auc is not None for r in rows):
+        console.print(
+            "AUC and ECE: all test rows. ratio: the model's AUC on the test rows whose true"
+            " probability the synthetic world recorded, divided by the oracle AUC on those rows.",
+            highlight=False,
+        )
 
 
 @app.command("promote")

@@ -192,6 +192,8 @@ class ClassificationMetrics:
     auc_ratio: float | None = None
     oracle_ece: float | None = None
     oracle_n: int | None = None
+    # The model's AUC on the same ``oracle_n`` rows (the numerator of ``auc_ratio``).
+    oracle_rows_auc: float | None = None
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -204,7 +206,7 @@ def classification_metrics(
     yy = _as_binary(y)
     pp = _as_prob(p, len(yy))
     auc = roc_auc(yy, pp)
-    oracle_auc = auc_ratio = oracle_ece = None
+    oracle_auc = auc_ratio = oracle_ece = oracle_rows_auc = None
     oracle_n = None
     if oracle is not None:
         truth = np.asarray(oracle, dtype=np.float64).ravel()
@@ -215,7 +217,8 @@ def classification_metrics(
         y_known = yy[known]
         if 0 < y_known.sum() < len(y_known):  # both classes among rows with a known truth
             oracle_auc = roc_auc(y_known, truth[known])
-            auc_ratio = roc_auc(y_known, pp[known]) / oracle_auc
+            oracle_rows_auc = roc_auc(y_known, pp[known])
+            auc_ratio = oracle_rows_auc / oracle_auc
             oracle_ece = expected_calibration_error(y_known, truth[known])
     return ClassificationMetrics(
         n=len(yy),
@@ -229,6 +232,7 @@ def classification_metrics(
         auc_ratio=auc_ratio,
         oracle_ece=oracle_ece,
         oracle_n=oracle_n,
+        oracle_rows_auc=oracle_rows_auc,
     )
 
 
