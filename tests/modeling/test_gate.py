@@ -17,11 +17,13 @@ def cand(
     baseline: float | None = 0.70,
     window: str | None = WINDOW,
     signature: bool = True,
+    ece_floor: float | None = None,
 ) -> Candidate:
     return Candidate(
         version=version,
         auc=auc,
         ece=ece,
+        ece_floor=ece_floor,
         baseline_logistic_auc=baseline,
         test_window=window,
         has_signature=signature,
@@ -88,6 +90,30 @@ def test_ece_ceiling_is_configurable() -> None:
     cfg = GateConfig(ece_ceiling=0.02)
     assert decide(cand(ece=0.02), CHAMPION, cfg).promote
     assert not decide(cand(ece=0.021), CHAMPION, cfg).promote
+
+
+@pytest.mark.parametrize(
+    ("ece", "floor", "promoted"),
+    [
+        (0.040, 0.041, True),  # small test split: within what chance alone produces
+        (0.041, 0.041, True),
+        (0.042, 0.041, False),
+        (0.031, 0.010, False),  # a low floor never lowers the ceiling's allowance...
+        (0.030, 0.010, True),  # ...nor tightens it
+    ],
+)
+def test_ece_within_the_noise_floor_of_a_small_test_split_passes(
+    ece: float, floor: float, promoted: bool
+) -> None:
+    decision = decide(cand(auc=0.85, ece=ece, ece_floor=floor), CHAMPION)
+    assert decision.promote is promoted
+    if floor > 0.03:
+        assert "chance ECE of a perfectly calibrated model" in decision.reasons[1]
+
+
+def test_noise_allowance_can_be_switched_off() -> None:
+    cfg = GateConfig(ece_allow_noise=False)
+    assert not decide(cand(auc=0.85, ece=0.04, ece_floor=0.05), CHAMPION, cfg).promote
 
 
 def test_missing_ece_is_refused() -> None:

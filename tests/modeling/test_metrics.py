@@ -128,3 +128,27 @@ def test_inputs_are_validated() -> None:
         m.brier([1, 0], [0.1, float("nan")])
     with pytest.raises(ValueError, match="alpha"):
         m.pinball_loss([1.0], [1.0], 1.0)
+
+
+def test_ece_noise_floor_shrinks_with_more_rows_and_covers_perfect_calibration() -> None:
+    rng = np.random.default_rng(5)
+    small_p = rng.uniform(0.05, 0.6, 800)
+    large_p = rng.uniform(0.05, 0.6, 16_000)
+    small, large = m.ece_noise_floor(small_p), m.ece_noise_floor(large_p)
+    assert 0.02 < small < 0.07
+    assert large < small / 3  # roughly 1/sqrt(n)
+    # Outcomes drawn from the predictions themselves (perfect calibration) stay under it
+    # about 95% of the time.
+    hits = [
+        m.expected_calibration_error((rng.random(800) < small_p).astype(int), small_p) <= small
+        for _ in range(200)
+    ]
+    assert 0.88 <= np.mean(hits) <= 0.99
+    assert m.ece_noise_floor(small_p) == small  # seeded
+
+
+def test_ece_noise_floor_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        m.ece_noise_floor([])
+    with pytest.raises(ValueError):
+        m.ece_noise_floor([0.5], quantile=1.0)

@@ -73,6 +73,7 @@ TAG = "allotment."  # prefix of every tag we write
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {
     "auc": ("auc", "roc_auc"),
     "ece": ("ece",),
+    "ece_floor": ("ece_floor",),
     "oracle_auc": ("oracle_auc",),
     "auc_oracle_ratio": ("auc_oracle_ratio", "auc_ratio"),
     "baseline_logistic_auc": ("baseline_logistic_auc", "logistic.roc_auc", "logistic_auc"),
@@ -778,6 +779,7 @@ def _candidate(mv: Any) -> Candidate:
         version=int(mv.version),
         auc=_float_tag(tags, "auc"),
         ece=_float_tag(tags, "ece"),
+        ece_floor=_float_tag(tags, "ece_floor"),
         baseline_logistic_auc=_float_tag(tags, "baseline_logistic_auc"),
         test_window=tags.get(f"{TAG}test_window") or None,
         has_signature=bool(_signature_inputs(mv.name, int(mv.version))),
@@ -1151,7 +1153,7 @@ def _reevaluate(
     eval_frame: tuple[pd.DataFrame, npt.ArrayLike],
 ) -> tuple[Candidate, Candidate | None]:
     """Re-score both versions on one frame so their AUCs share a test window."""
-    from allotment.modeling.metrics import expected_calibration_error, roc_auc
+    from allotment.modeling.metrics import ece_noise_floor, expected_calibration_error, roc_auc
 
     X, y = eval_frame
     window = f"eval:{frame_hash(X)[:16]}"
@@ -1166,6 +1168,7 @@ def _reevaluate(
                 version=cand.version,
                 auc=roc_auc(y, p),
                 ece=expected_calibration_error(y, p),
+                ece_floor=ece_noise_floor(p),
                 baseline_logistic_auc=cand.baseline_logistic_auc,
                 test_window=window,
                 has_signature=cand.has_signature,
