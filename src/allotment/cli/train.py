@@ -6,16 +6,19 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from allotment.cli.common import app_errors, default_actor, ensure_schema
+from allotment.cli.common import app_errors, default_actor, ensure_schema, err_console
 from allotment.db.engine import make_engine
 from allotment.errors import AppError
 from allotment.features.frame import Task, TaskFrame
+
+if TYPE_CHECKING:
+    from allotment.modeling.train import TrainResult
 
 ALL = "all"
 _TASK_HELP = "supplier_delay, sla_breach, churn or all."
@@ -70,8 +73,6 @@ def train_one(
     task: Task, tables: Any, *, config_path: Path | None, actor: str, say: Any
 ) -> TaskOutcome:
     """Train ``task`` on the loaded tables, log and register it, and offer it to the gate."""
-    from allotment.errors import ModelPromotionRefusedError
-    from allotment.modeling import registry
     from allotment.modeling.config import default_config, load_config
     from allotment.modeling.train import train_task
 
@@ -80,6 +81,28 @@ def train_one(
     frame = _build_frame(task, tables)
     config = load_config(config_path) if config_path else default_config(task)
     result = train_task(frame, config, progress=lambda msg: say(f"  {task.value}: {msg}"))
+    return register_and_offer(frame, result, actor=actor, say=say, started=started)
+
+
+def register_and_offer(
+    frame: TaskFrame,
+    result: TrainResult,
+    *,
+    actor: str,
+    say: Any,
+    started: float,
+    name: str | None = None,
+    intended_use: str | None = None,
+) -> TaskOutcome:
+    """Log ``result`` to MLflow, register it, offer it to the gate, and summarise it.
+
+    ``name`` is the registered model name (default: the task's model, e.g. ``allotment-churn``);
+    ``started`` is the ``time.perf_counter()`` the reported seconds count from.
+    """
+    from allotment.errors import ModelPromotionRefusedError
+    from allotment.modeling import registry
+
+    task = frame.task
     test = result.test_index
     X_test = frame.X.iloc[test].reset_index(drop=True)
     assert frame.y is not None  # train_task refuses unlabelled frames
@@ -95,6 +118,7 @@ def train_one(
         params=result.params,
         metrics=result.flat_metrics(),
         data_hash=registry.frame_hash(frame.X.assign(_y=frame.y.to_numpy())),
+        name=name,
         test_window=" to ".join(windows["test"]) if "test" in windows else None,
         data_window=(
             f"{windows['train'][0]} to {windows['test'][1]}"
@@ -103,6 +127,7 @@ def train_one(
         ),
         feature_importances=result.feature_importances,
         explain_model=result.classifier,
+        intended_use=intended_use,
     )
     try:
         promotion = registry.promote(
@@ -127,13 +152,75 @@ def train_one(
             "oracle_auc": m.oracle_auc,
             "auc_ratio": m.auc_ratio,
         },
-        baselines={name: b.roc_auc for name, b in result.baselines.items()},
+        baselines={k: b.roc_auc for k, b in result.baselines.items()},
         model_name=registered.name,
         version=registered.version,
         champion=champion,
         gate=gate,
         seconds=time.perf_counter() - started,
     )
+
+
+def train_user_data(
+    task: str, data: Path, mapping_path: Path, *, strict: bool, actor: str, console: Console
+) -> TaskOutcome:
+    """Train on a user's table through its mapping (never the database), guarding for leaks.
+
+    A malformed mapping, or one naming a column the file lacks, exits 2 like any bad option;
+    bad values in the data and a ``--strict`` refusal exit 1.
+    """
+    from allotment.modeling.byod import (
+        DataMappingError,
+        leakage_warnings,
+        load_mapping,
+        load_user_frame,
+    )
+    from allotment.modeling.train import train_task
+
+    started = time.perf_counter()
+    try:
+        mapping = load_mapping(mapping_path)
+        if task not in (ALL, mapping.task.value):
+            raise DataMappingError(
+                f"{mapping_path}: task is {mapping.task.value!r}, but --task is {task!r}",
+                file=str(mapping_path),
+            )
+        console.print(f"reading {data.name} through {mapping_path.name}")
+        frame = load_user_frame(data, mapping)
+    except DataMappingError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(2) from None
+    except AppError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(1) from None
+    with app_errors():
+        warnings = leakage_warnings(frame, target_name=mapping.target)
+        for w in warnings:
+            console.print(f"[yellow]possible leakage:[/] {w}")
+        if warnings and strict:
+            columns = ", ".join(w.column for w in warnings)
+            err_console.print(
+                f"[bold red]refused (--strict):[/] possible target leakage in {columns}; "
+                "drop them (or move them to ignore) in the mapping",
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        name = mapping.task.value
+        result = train_task(
+            frame, mapping.train_config(), progress=lambda msg: console.print(f"  {name}: {msg}")
+        )
+        return register_and_offer(
+            frame,
+            result,
+            actor=actor,
+            say=console.print,
+            started=started,
+            name=mapping.model_name,
+            intended_use=(
+                f"The {name} task trained on the user's table {data.name} "
+                f"(mapping {mapping_path.name})."
+            ),
+        )
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -189,12 +276,53 @@ def train(
     ),
     actor: str | None = typer.Option(None, "--actor", help="Who trains (recorded)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        exists=True,
+        dir_okay=False,
+        help="Train on this table (CSV/Parquet) instead of the database; needs --mapping.",
+    ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        exists=True,
+        dir_okay=False,
+        help="Column mapping (YAML) of the --data table: id, target, features, model name.",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="With --data: refuse to train when a column looks like a leak."
+    ),
 ) -> None:
-    """Train the risk models on the database's history, log them to MLflow, promote via the gate."""
+    """Train the risk models on the database's history (or one on --data), log, gate, promote."""
     if config is not None and task == ALL:
         raise typer.BadParameter("a config file is for one task; add --task", param_hint="--config")
     # The summary table has 11 columns: never squeeze it below 130 characters.
     console = Console(stderr=as_json, highlight=False, width=max(130, Console().width))
+    if data is not None or mapping is not None:
+        if data is None or mapping is None:
+            raise typer.BadParameter(
+                "--data and --mapping go together", param_hint="--data" if data else "--mapping"
+            )
+        if config is not None:
+            raise typer.BadParameter(
+                "the mapping holds the training settings of --data", param_hint="--config"
+            )
+        outcome = train_user_data(
+            task,
+            data,
+            mapping,
+            strict=strict,
+            actor=actor or default_actor(),
+            console=console,
+        )
+        if as_json:
+            typer.echo(json.dumps({"trained": [outcome.to_dict()], "failed": {}}, indent=2))
+        else:
+            print_summary([outcome], console)
+        return
+    if strict:
+        raise typer.BadParameter("--strict applies to --data", param_hint="--strict")
     tasks = list(Task) if task == ALL else [Task(task)]
     outcomes: list[TaskOutcome] = []
     failures: dict[str, str] = {}
