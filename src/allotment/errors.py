@@ -89,3 +89,10 @@ class ModelPromotionRefusedError(AppError):
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
         super().__init__(message, reasons=list(reasons or []))
         self.reasons = list(reasons or [])
+
+
+class FeatureDataError(AppError):
+    """The database does not hold the history a feature frame needs."""
+
+    status_code = 422
+    code = "feature_data_missing"

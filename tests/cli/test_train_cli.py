@@ -67,3 +67,14 @@ def test_config_needs_a_single_task(tiny_world: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--config", str(cfg)])
     assert result.exit_code == 2
     assert "one task" in result.output
+
+
+def test_training_on_an_empty_database_says_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOTMENT_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["train", "--task", "supplier_delay"])
+    assert result.exit_code == 1
+    assert "no dated facts to build features from" in result.output
+    assert "Traceback" not in result.output

@@ -34,6 +34,7 @@ from allotment.domain.models import (
     Shipment,
     Supplier,
 )
+from allotment.errors import FeatureDataError
 from allotment.features.oracle import load_truths
 
 #: Day number standing for "no such date" (later than any real date).
@@ -106,7 +107,10 @@ class Tables:
         ]
         ends = [int(c.max()) for c in candidates if len(c)]
         if not ends:
-            raise ValueError("the database holds no dated facts to build features from")
+            raise FeatureDataError(
+                "the database holds no dated facts to build features from;"
+                " generate a world (`allotment generate`) or import your history first"
+            )
         return max(ends)
 
 
