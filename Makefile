@@ -22,8 +22,8 @@ demo: install ## set up the embedded database, generate the small world, show wh
 test: install lint typecheck pytest ## lint, type-check and run the whole test suite
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench training notebooks
+	$(BIN)/ruff format --check src tests bench training notebooks
 
 typecheck: install
 	$(BIN)/mypy
