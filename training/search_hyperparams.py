@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -43,9 +42,9 @@ from sklearn.model_selection import StratifiedKFold
 from allotment.features.frame import Task, TaskFrame
 from allotment.modeling.config import LightGBMParams, TrainConfig, default_config, load_config
 from allotment.modeling.metrics import log_loss, roc_auc
-from allotment.modeling.pipelines import calibrate, imbalance_weight, make_lgbm_classifier
+from allotment.modeling.pipelines import calibrate
 from allotment.modeling.split import Split
-from allotment.modeling.train import make_split
+from allotment.modeling.train import fit_early_stopped, make_split
 
 Report = Callable[[str], None]
 
@@ -140,20 +139,7 @@ def evaluate_trial(frame: TaskFrame, config: TrainConfig, number: int = 0) -> Tr
     X = frame.X.reset_index(drop=True)
     tr, va = split.train, split.valid
     X_tr, X_va, y_tr, y_va = X.iloc[tr], X.iloc[va], y[tr], y[va]
-    spw = imbalance_weight(y_tr, config.imbalance)
-    clf = make_lgbm_classifier(frame.features, config, scale_pos_weight=spw)
-    X_va_cast = clf.named_steps["categories"].fit(X_tr).transform(X_va)
-    metric = "binary_logloss" if config.imbalance == "none" else "auc"  # as in train_task
-    clf.fit(
-        X_tr,
-        y_tr,
-        model__eval_X=(X_va_cast,),
-        model__eval_y=(y_va,),
-        model__eval_metric=metric,
-        model__callbacks=[
-            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)
-        ],
-    )
+    clf, _ = fit_early_stopped(frame.features, config, X_tr, y_tr, X_va, y_va)
     booster = clf.named_steps["model"]
     raw = np.asarray(clf.predict_proba(X_va)[:, 1], dtype=np.float64)
     # out-of-fold calibrated probabilities on the validation rows

@@ -16,15 +16,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sklearn.metrics import roc_auc_score
 
 from allotment.errors import AppError
 from allotment.features.frame import FeatureKind, Task, TaskFrame
 from allotment.io.mapping import CsvOptions
 from allotment.io.reading import read_table
-from allotment.modeling.config import LightGBMParams, SplitConfig, TrainConfig
+from allotment.modeling.config import LightGBMParams, SplitConfig, TrainConfig, load_yaml_model
 
 #: Single-feature AUC (either direction) at or above which a column is suspected of leaking.
 LEAKAGE_AUC = 0.98
@@ -138,31 +137,7 @@ def load_mapping(path: str | Path) -> DataMapping:
         The file is missing, not a YAML mapping, or invalid (unknown keys and bad values are
         named with their dotted path, e.g. ``features.tenure``).
     """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataMappingError(f"{path}: cannot read data mapping: {exc}", file=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise DataMappingError(f"{path}: not valid YAML: {exc}", file=str(path)) from exc
-    if not isinstance(raw, dict):
-        raise DataMappingError(f"{path}: expected a mapping at the top level", file=str(path))
-    try:
-        return DataMapping.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            if err["type"] == "extra_forbidden":
-                problems.append(f"unknown key {key!r}")
-            else:
-                msg = str(err["msg"]).removeprefix("Value error, ")
-                problems.append(f"{key}: {msg}")
-        raise DataMappingError(
-            f"{path}: invalid data mapping: " + "; ".join(problems),
-            file=str(path),
-            problems=problems,
-        ) from None
+    return load_yaml_model(path, DataMapping, DataMappingError, "data mapping")
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from allotment.errors import AppError
 from allotment.features.frame import Task
+
+M = TypeVar("M", bound=BaseModel)
 
 #: The repository's ``training/configs`` folder (``src/allotment/modeling`` -> repo root).
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "training" / "configs"
@@ -132,6 +134,37 @@ class TrainConfig(_Strict):
     quantiles: QuantileConfig | None = None
 
 
+def load_yaml_model(path: str | Path, model: type[M], error: type[AppError], what: str) -> M:
+    """Read a YAML file into the pydantic ``model``; every problem raises ``error``.
+
+    The message names the file and, for each invalid or unknown key, its dotted path
+    (e.g. ``lightgbm.num_leavs``); ``what`` says what the file is ("training config").
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc}", file=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}", file=str(path)) from exc
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping at the top level", file=str(path))
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown key {key!r}")
+            else:
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                problems.append(f"{key}: {msg}")
+        raise error(
+            f"{path}: invalid {what}: " + "; ".join(problems), file=str(path), problems=problems
+        ) from None
+
+
 def load_config(path: str | Path) -> TrainConfig:
     """Read a :class:`TrainConfig` from a YAML file.
 
@@ -141,32 +174,7 @@ def load_config(path: str | Path) -> TrainConfig:
         The file is missing, is not a YAML mapping, or fails validation (unknown keys are
         named with their dotted path, e.g. ``lightgbm.num_leavs``).
     """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TrainConfigError(
-            f"{path}: cannot read training config: {exc}", file=str(path)
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise TrainConfigError(f"{path}: not valid YAML: {exc}", file=str(path)) from exc
-    if not isinstance(raw, dict):
-        raise TrainConfigError(f"{path}: expected a mapping at the top level", file=str(path))
-    try:
-        return TrainConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            if err["type"] == "extra_forbidden":
-                problems.append(f"unknown key {key!r}")
-            else:
-                problems.append(f"{key}: {err['msg']}")
-        raise TrainConfigError(
-            f"{path}: invalid training config: " + "; ".join(problems),
-            file=str(path),
-            problems=problems,
-        ) from None
+    return load_yaml_model(path, TrainConfig, TrainConfigError, "training config")
 
 
 def default_config(task: Task | str, *, config_dir: Path = CONFIG_DIR) -> TrainConfig:

@@ -227,6 +227,36 @@ def _fit_quantiles(
     return results
 
 
+def fit_early_stopped(
+    features: dict[str, FeatureKind],
+    config: TrainConfig,
+    X_tr: pd.DataFrame,
+    y_tr: npt.NDArray[np.int64],
+    X_va: pd.DataFrame,
+    y_va: npt.NDArray[np.int64],
+) -> tuple[Any, float]:
+    """Fit the LightGBM pipeline on the train rows, stopping early on the validation rows.
+
+    Returns the fitted (uncalibrated) pipeline and the ``scale_pos_weight`` it used.
+    """
+    spw = imbalance_weight(y_tr, config.imbalance)
+    clf = make_lgbm_classifier(features, config, scale_pos_weight=spw)
+    X_va_cast = clf.named_steps["categories"].fit(X_tr).transform(X_va)
+    # weighted training distorts log loss on validation, so stop on AUC then
+    metric = "binary_logloss" if config.imbalance == "none" else "auc"
+    clf.fit(
+        X_tr,
+        y_tr,
+        model__eval_X=(X_va_cast,),
+        model__eval_y=(y_va,),
+        model__eval_metric=metric,
+        model__callbacks=[
+            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)
+        ],
+    )
+    return clf, spw
+
+
 def train_task(
     frame: TaskFrame, config: TrainConfig, *, progress: Progress | None = None
 ) -> TrainResult:
@@ -271,22 +301,9 @@ def train_task(
     timings["split"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    spw = imbalance_weight(y_tr, config.imbalance)
-    report(f"fitting LightGBM on {len(tr)} rows (scale_pos_weight={spw:.3g})")
-    clf = make_lgbm_classifier(frame.features, config, scale_pos_weight=spw)
-    X_va_cast = clf.named_steps["categories"].fit(X_tr).transform(X_va)
-    # weighted training distorts log loss on validation, so stop on AUC then
-    metric = "binary_logloss" if config.imbalance == "none" else "auc"
-    clf.fit(
-        X_tr,
-        y_tr,
-        model__eval_X=(X_va_cast,),
-        model__eval_y=(y_va,),
-        model__eval_metric=metric,
-        model__callbacks=[
-            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)
-        ],
-    )
+    report(f"fitting LightGBM on {len(tr)} rows")
+    clf, spw = fit_early_stopped(frame.features, config, X_tr, y_tr, X_va, y_va)
+    report(f"fitted (scale_pos_weight={spw:.3g})")
     booster_model = clf.named_steps["model"]
     best_iteration = int(booster_model.best_iteration_ or booster_model.n_estimators)
     timings["fit"] = time.perf_counter() - t0
