@@ -66,3 +66,11 @@ class TruthKind(StrEnum):
     SUPPLIER_DELAY = "supplier_delay"
     SLA_BREACH = "sla_breach"
     CHURN = "churn"
+
+
+class PolicyStatus(StrEnum):
+    """A policy version's life: drafted, then active (exactly one at a time), then retired."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    RETIRED = "retired"

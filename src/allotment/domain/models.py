@@ -37,6 +37,7 @@ from allotment.domain.enums import (
     BackorderStatus,
     CustomerStatus,
     OrderStatus,
+    PolicyStatus,
     PurchaseOrderStatus,
     RootCause,
     ShipMode,
@@ -423,6 +424,121 @@ class BackorderStatusChange(Base):
     reason: Mapped[str] = mapped_column(Text)
 
     backorder: Mapped[Backorder] = relationship(back_populates="history")
+
+
+# --- decisions and their records -----------------------------------------------------------
+
+_ACTIVE_POLICY_SQL = "status = 'active'"
+
+
+class PolicyVersion(Base):
+    """One version of a policy document (weights, thresholds, routing). Exactly one is active."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_policy_versions_name_version"),
+        Index(
+            "uq_policy_versions_one_active",
+            "status",
+            unique=True,
+            sqlite_where=text(_ACTIVE_POLICY_SQL),
+            postgresql_where=text(_ACTIVE_POLICY_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[PolicyStatus] = mapped_column(enum_column(PolicyStatus, "policy_status"))
+    # The validated policy document (allotment.policy.schema.Policy, as JSON).
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # sha256 of the canonical JSON of ``document``: same text, same checksum.
+    checksum: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditRecord(Base):
+    """An append-only, hash-chained record of a state change: who, when, what, before/after, why."""
+
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(120), index=True)
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    model_versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
+    # sha256 over the previous record's hash and this record's canonical content.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+Index("ix_audit_records_entity", AuditRecord.entity_type, AuditRecord.entity_id)
+
+
+class ScoreRun(Base):
+    """One scoring pass over some or all open backorders, with the versions it used."""
+
+    __tablename__ = "score_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "full", "ids", "event:<kind>", ...
+    trigger: Mapped[str] = mapped_column(String(64))
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
+    # {"allotment-sla-breach": 3, ...}; a missing model is absent (the run is degraded).
+    model_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scored: Mapped[int] = mapped_column(Integer, default=0)
+    degraded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScoreSnapshot(Base):
+    """A backorder's risks, blend components and priority as scored by one run."""
+
+    __tablename__ = "score_snapshots"
+    __table_args__ = (Index("ix_score_snapshots_backorder_latest", "backorder_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("score_runs.id"), index=True)
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"))
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
+    model_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    p_supplier_delay: Mapped[float | None] = mapped_column(Float)
+    p_sla_breach: Mapped[float | None] = mapped_column(Float)
+    p_churn: Mapped[float | None] = mapped_column(Float)
+    # {component name: money-equivalent value}; they add up to ``priority``.
+    components: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[float] = mapped_column(Float, index=True)
+    degraded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Imputed inputs and fallbacks, e.g. [{"model": ..., "feature": ..., "problem": "nan"}].
+    flags: Mapped[list[Any]] = mapped_column(JSON)
+    # {model name: sha256 of the feature row it scored}: the explanation cache key.
+    feature_digests: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ExplanationCache(Base):
+    """Feature attributions of one model version on one feature row (keyed by its digest)."""
+
+    __tablename__ = "explanation_cache"
+
+    model_name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    model_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feature_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # {"base": float, "contributions": {feature: float}, "values": {feature: value}}
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --- the synthetic world's ground truth -----------------------------------------------------

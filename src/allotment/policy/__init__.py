@@ -1,0 +1,1 @@
+"""Policy records: the versioned document of weights, thresholds and routing."""
