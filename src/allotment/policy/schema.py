@@ -76,7 +76,7 @@ class BlendWeights(_Strict):
     sla: float = Field(1.0, ge=0)
     churn: float = Field(1.0, ge=0)
     delay: float = Field(1.0, ge=0)
-    value: float = Field(0.0, ge=0)
+    value: float = Field(0.1, ge=0)
     margin: float = Field(0.0, ge=0)
     age: float = Field(1.0, ge=0)
 
@@ -84,8 +84,20 @@ class BlendWeights(_Strict):
 class Blend(_Strict):
     """How the priority is computed from risks and exposures."""
 
+    @model_validator(mode="after")
+    def _fallback_is_rule_only(self) -> Blend:
+        w = self.fallback_weights
+        if w.sla or w.churn or w.delay:
+            raise ValueError("fallback_weights may only weigh value, margin and age")
+        return self
+
     use_models: bool = True
     weights: BlendWeights = Field(default_factory=BlendWeights)
+    # Used for a backorder whose model inputs are unavailable (a model missing or refused):
+    # only the rule terms (value, margin, age) count, and the result is flagged ``degraded``.
+    fallback_weights: BlendWeights = Field(
+        default_factory=lambda: BlendWeights(sla=0, churn=0, delay=0, value=1, margin=0, age=1)
+    )
     # USD-equivalent of one day a backorder has waited (the ageing term's unit price).
     age_usd_per_day: float = Field(50.0, ge=0)
     # Penalty exposure = value at risk × min(penalty_rate_per_day × exposure_days, penalty cap).
