@@ -42,9 +42,12 @@ def _postgres_available() -> str | None:
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point every command at a temporary data folder unless a test sets a database URL."""
+    """Point every command at a temporary data folder and model store (tests may override)."""
     monkeypatch.setenv("ALLOTMENT_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("ALLOTMENT_DATABASE_URL", raising=False)
+    # Never train into the repository's models/ store.
+    monkeypatch.setenv("ALLOTMENT_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -220,3 +220,20 @@ def test_parquet_reads_like_csv(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(from_csv.X, from_parquet.X)
     assert from_parquet.y is not None and from_csv.y is not None
     assert from_parquet.y.tolist() == from_csv.y.tolist()
+
+
+def test_columns_neither_used_nor_ignored_are_named(tmp_path: Path) -> None:
+    table = _synthetic(n=30).assign(notes="x", segment="a")
+    data, spec = _write(tmp_path, table, _mapping(ignore=["notes"]))
+    notices: list[str] = []
+    frame = load_user_frame(data, load_mapping(spec), notice=notices.append)
+    assert "segment" not in frame.X.columns
+    (notice,) = notices
+    assert "table.csv" in notice and "['segment']" in notice and "notes" not in notice
+
+
+def test_a_fully_mapped_file_gets_no_notice(tmp_path: Path) -> None:
+    data, spec = _write(tmp_path, _synthetic(n=30), _mapping())
+    notices: list[str] = []
+    load_user_frame(data, load_mapping(spec), notice=notices.append)
+    assert notices == []

@@ -1,7 +1,8 @@
 """``allotment demo``: the single entry point that sets up and shows a working Allotment.
 
-Today it migrates the embedded database, generates the ``small`` synthetic world once, and
-prints what is there. Later stages (training, scoring, the service) extend this command.
+It migrates the embedded database, generates the ``small`` synthetic world once, trains the
+three risk models unless champions that fit today's features are already registered (then it
+reuses them), and prints what is there. Later stages (scoring, the service) extend this command.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from allotment.db import migrate
 from allotment.db.engine import make_engine
 from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import Backorder, Base, SimWorld
+from allotment.features.frame import Task
 from allotment.world.generate import generate as generate_world
 
 DEMO_SCALE = "small"
 DEMO_SEED = 7
+DEMO_ACTOR = "demo"
 
 
 def demo(
@@ -56,6 +59,7 @@ def demo(
             else:
                 console.print("the database holds imported data; nothing generated")
             _print_counts(engine, console)
+        ensure_champions(engine, console)
     finally:
         engine.dispose()
     console.rule("next")
@@ -63,6 +67,56 @@ def demo(
         "try: allotment backorders show 1 · allotment db status · allotment export customers"
         " customers.csv · allotment --help"
     )
+
+
+def ensure_champions(engine: Engine, console: Console) -> dict[str, int | None]:
+    """Reuse the registered champions that fit our features; train the tasks that have none.
+
+    Returns task -> champion version (``None`` when the gate refused the trained model: the
+    service then scores those risks with the policy's rule terms, flagged as degraded).
+    """
+    from allotment.cli.train import print_summary as print_training_summary
+    from allotment.cli.train import train_tasks
+    from allotment.errors import ModelSignatureError, ModelUnavailableError
+    from allotment.features.registry import feature_kinds
+    from allotment.features.tables import load_tables
+    from allotment.modeling import registry
+
+    console.rule("[bold]risk models")
+    console.print(f"model registry: {registry.tracking_uri()}")
+    champions: dict[str, int | None] = {}
+    missing: list[Task] = []
+    for task in Task:
+        try:
+            loaded = registry.load_champion(task, feature_kinds(task))
+        except (ModelUnavailableError, ModelSignatureError) as exc:
+            console.print(f"{task.value}: {exc.message} → training")
+            missing.append(task)
+        else:
+            champions[task.value] = loaded.version
+            console.print(f"{task.value}: reusing champion {loaded.name} v{loaded.version}")
+    if not missing:
+        return champions
+    tables = load_tables(engine)
+    outcomes, failures = train_tasks(
+        missing, tables, config_path=None, actor=DEMO_ACTOR, say=console.print
+    )
+    if outcomes:
+        print_training_summary(outcomes, console)
+    for task_name, message in failures.items():
+        champions[task_name] = None
+        console.print(
+            f"[yellow]{task_name}: not trained ({message}) — its risk is left out of priorities"
+            " (rule terms only, flagged degraded)[/]"
+        )
+    for outcome in outcomes:
+        champions[outcome.task] = outcome.version if outcome.champion else None
+        if not outcome.champion:
+            console.print(
+                f"[yellow]{outcome.task}: no champion — its risk is left out of priorities"
+                " (rule terms only, flagged degraded) until a model passes the gate[/]"
+            )
+    return champions
 
 
 def _print_counts(engine: Engine, console: Console) -> None:

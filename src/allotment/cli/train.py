@@ -84,6 +84,25 @@ def train_one(
     return register_and_offer(frame, result, actor=actor, say=say, started=started)
 
 
+def train_tasks(
+    tasks: list[Task], tables: Any, *, config_path: Path | None, actor: str, say: Any
+) -> tuple[list[TaskOutcome], dict[str, str]]:
+    """Train each task in turn; returns the outcomes and task -> message of those that failed.
+
+    One task's failure (e.g. too little history to split) does not stop the others: each
+    logged run stands on its own.
+    """
+    outcomes: list[TaskOutcome] = []
+    failures: dict[str, str] = {}
+    for task in tasks:
+        try:
+            outcomes.append(train_one(task, tables, config_path=config_path, actor=actor, say=say))
+        except AppError as exc:
+            failures[task.value] = exc.message
+            say(f"[red]{task.value}: failed:[/] {exc.message}")
+    return outcomes, failures
+
+
 def register_and_offer(
     frame: TaskFrame,
     result: TrainResult,
@@ -186,7 +205,9 @@ def train_user_data(
                 file=str(mapping_path),
             )
         console.print(f"reading {data.name} through {mapping_path.name}")
-        frame = load_user_frame(data, mapping)
+        frame = load_user_frame(
+            data, mapping, notice=lambda text: console.print(f"[yellow]note:[/] {text}")
+        )
     except DataMappingError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         raise typer.Exit(2) from None
@@ -334,22 +355,9 @@ def train(
 
             console.print("loading history from the database")
             tables = load_tables(engine)
-            for t in tasks:
-                # One task's failure (e.g. too little history to split) does not stop the
-                # others; each logged run stands on its own.
-                try:
-                    outcomes.append(
-                        train_one(
-                            t,
-                            tables,
-                            config_path=config,
-                            actor=actor or default_actor(),
-                            say=console.print,
-                        )
-                    )
-                except AppError as exc:
-                    failures[t.value] = exc.message
-                    console.print(f"[red]{t.value}: failed:[/] {exc.message}")
+            outcomes, failures = train_tasks(
+                tasks, tables, config_path=config, actor=actor or default_actor(), say=console.print
+            )
         finally:
             engine.dispose()
     if as_json:

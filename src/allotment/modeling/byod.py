@@ -10,6 +10,7 @@ flags columns that give the answer away before anyone trusts the resulting AUC.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -221,15 +222,30 @@ def _times(file: str, column: str, text: pd.Series, rows: np.ndarray) -> pd.Seri
     return stamps.astype("datetime64[ns]").reset_index(drop=True)
 
 
+def unmapped_columns(columns: Iterable[str], mapping: DataMapping) -> list[str]:
+    """The file's columns the mapping neither uses nor ignores, in file order.
+
+    They are left out of training; listing them tells the user a column was forgotten rather
+    than deliberately dropped (move it to ``features`` or ``ignore`` to silence the notice).
+    """
+    named = set(mapping.columns())
+    return [c for c in columns if c not in named]
+
+
 def load_user_frame(
-    data_path: str | Path, mapping: DataMapping, *, csv: CsvOptions | None = None
+    data_path: str | Path,
+    mapping: DataMapping,
+    *,
+    csv: CsvOptions | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> TaskFrame:
     """Read a CSV or Parquet table into a labelled :class:`TaskFrame` for ``mapping.task``.
 
     Numeric features become float64 (blank -> NaN), categorical ones pandas ``category``
     (blank -> missing), the target 0/1 ``int8``; the id column is kept as ``ids``, never as a
-    feature. Without a time column ``as_of`` is all missing, which makes training use the
-    seeded stratified split.
+    feature. File columns the mapping neither uses nor ignores are reported through ``notice``
+    (see :func:`unmapped_columns`). Without a time column ``as_of`` is all missing, which
+    makes training use the seeded stratified split.
 
     Raises
     ------
@@ -262,6 +278,12 @@ def load_user_frame(
         )
     if len(raw.frame) == 0:
         raise UserDataError(f"{raw.file}: no data rows", file=raw.file)
+    unmapped = unmapped_columns(raw.frame.columns, mapping)
+    if unmapped and notice is not None:
+        notice(
+            f"{raw.file}: column(s) {unmapped} are neither features nor ignored in the mapping;"
+            " they are not used (list them under `ignore` to silence this)"
+        )
     cells = raw.frame.reset_index(drop=True)
     rows = raw.rows
     X = pd.DataFrame(
