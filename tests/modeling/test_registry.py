@@ -550,3 +550,17 @@ def test_calibrated_pipeline_round_trip_with_shap(
     registry.promote(name, v.version, actor="t")
     loaded = registry.load_champion(name, FEATURES)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_companion_models_travel_with_their_version(
+    data: tuple[pd.DataFrame, pd.Series], lgbm: lgb.LGBMClassifier, name: str
+) -> None:
+    X, y = data
+    p90 = lgb.LGBMRegressor(
+        objective="quantile", alpha=0.9, n_estimators=20, verbose=-1, n_jobs=1
+    ).fit(X, y.astype(float) * 5)
+    log(lgbm, data, name, companions={"days_late_p90": p90})
+    log(lgbm, data, name)
+    (loaded,) = registry.load_companions(name, 1).values()
+    np.testing.assert_allclose(loaded.predict(X), p90.predict(X))
+    assert registry.load_companions(name, 2) == {}

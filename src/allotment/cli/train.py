@@ -147,6 +147,7 @@ def register_and_offer(
         feature_importances=result.feature_importances,
         explain_model=result.classifier,
         intended_use=intended_use,
+        companions={f"days_late_p{round(q.alpha * 100):02d}": q.model for q in result.quantiles},
     )
     try:
         promotion = registry.promote(

@@ -542,6 +542,7 @@ def log_training_run(
     intended_use: str | None = None,
     limitations: Sequence[str] = (),
     extra_tags: Mapping[str, str] | None = None,
+    companions: Mapping[str, Any] | None = None,
 ) -> RegisteredVersion:
     """Log one training run to MLflow and register it as a new model version.
 
@@ -580,6 +581,10 @@ def log_training_run(
         Model card text (defaults per task).
     extra_tags
         More tags for the run and the version.
+    companions
+        Models that travel with this version, by key (e.g. ``days_late_p50``: the supplier-delay
+        quantile regressors behind ETA P50/P90). Stored in the skops format under the run's
+        ``companions/`` artifacts, same feature columns; read them with :func:`load_companions`.
 
     Returns
     -------
@@ -608,6 +613,9 @@ def log_training_run(
         **{f"{TAG}{k}": repr(v) for k, v in canonical.items()},
         **dict(extra_tags or {}),
     }
+    companion_models = dict(companions or {})
+    if companion_models:
+        tags[f"{TAG}companions"] = json.dumps(sorted(companion_models))
     with (
         tempfile.TemporaryDirectory() as tmp,
         mlflow.start_run(experiment_id=experiment_id, tags=tags) as run,
@@ -651,6 +659,13 @@ def log_training_run(
         )
         (out / "model_card.md").write_text(card)
         mlflow.log_artifacts(str(out), artifact_path="report")
+        if companion_models:
+            folder = out / "companions"
+            folder.mkdir()
+            for key, companion in companion_models.items():
+                _skops_types(companion)  # refuse what we could not load back
+                skops.io.dump(companion, str(folder / f"{key}.skops"))
+            mlflow.log_artifacts(str(folder), artifact_path="companions")
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -1048,14 +1063,49 @@ def _load_skops(name: str, version: int) -> Any:
         raise ModelUnavailableError(
             f"{name} v{version} is not stored in the skops format; refusing to unpickle it"
         )
-    file = path / str(flavor["pickled_model"])
+    return _load_trusted(path / str(flavor["pickled_model"]), label=f"{name} v{version}")
+
+
+def _load_trusted(file: Path, *, label: str) -> Any:
+    """Load a skops file, refusing any type outside our allow-list."""
     types = skops.io.get_untrusted_types(file=str(file))
     foreign = [t for t in types if not _trusted(t)]
     if foreign:
         raise ModelUnavailableError(
-            f"{name} v{version} contains untrusted types {foreign}; refusing to load it"
+            f"{label} contains untrusted types {foreign}; refusing to load it"
         )
     return skops.io.load(str(file), trusted=types)
+
+
+def load_companions(name: str, version: int) -> dict[str, Any]:
+    """The companion models registered with ``name`` ``version`` (empty if it has none).
+
+    Loaded with the same type allow-list as the model itself, and cached.
+    """
+    client = _client()
+    key = (tracking_uri(), f"{name}#companions", int(version))
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return dict(cached[0])
+    mv = _get_version(client, name, version)
+    keys = json.loads(mv.tags.get(f"{TAG}companions", "[]"))
+    loaded: dict[str, Any] = {}
+    for k in keys:
+        try:
+            file = Path(
+                mlflow.artifacts.download_artifacts(
+                    run_id=mv.run_id, artifact_path=f"companions/{k}.skops"
+                )
+            )
+        except (MlflowException, OSError) as exc:
+            raise ModelUnavailableError(
+                f"{name} v{version}: companion {k!r} cannot be read: {exc}", model=name
+            ) from exc
+        loaded[k] = _load_trusted(file, label=f"{name} v{version} companion {k!r}")
+    with _CACHE_LOCK:
+        _CACHE[key] = (loaded, [])
+    return dict(loaded)
 
 
 def load_version(
