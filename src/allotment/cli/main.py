@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import typer
 
+from allotment.cli import audit as audit_cli
 from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
 from allotment.cli import demo as demo_cli
 from allotment.cli import generate as generate_cli
 from allotment.cli import io as io_cli
 from allotment.cli import models as models_cli
+from allotment.cli import policy as policy_cli
 from allotment.cli import train as train_cli
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app = typer.Typer(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(backorders_cli.app, name="backorders")
 app.add_typer(models_cli.app, name="models")
+app.add_typer(policy_cli.app, name="policy")
+app.add_typer(audit_cli.app, name="audit")
 app.command("import")(io_cli.import_)
 app.command("export")(io_cli.export_)
 app.command("generate")(generate_cli.generate)

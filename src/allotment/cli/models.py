@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from allotment.cli.common import app_errors, default_actor, err_console
+from allotment import audit
+from allotment.cli.common import app_errors, default_actor, err_console, unit_of_work
 from allotment.errors import ModelPromotionRefusedError
 from allotment.modeling.gate import GateConfig
 
@@ -90,15 +91,11 @@ def promote(
         raise typer.BadParameter(str(exc)) from None
     from allotment.modeling import registry
 
-    with app_errors():
+    who = actor or default_actor()
+    with app_errors(), unit_of_work() as session:
         try:
             result = registry.promote(
-                name,
-                version,
-                actor=actor or default_actor(),
-                force=force,
-                reason=reason,
-                config=config,
+                name, version, actor=who, force=force, reason=reason, config=config
             )
         except ModelPromotionRefusedError as exc:
             # the gate's checks first, then app_errors' one error line and exit 1
@@ -108,6 +105,19 @@ def promote(
                 for line in exc.reasons:
                     err_console.print(f"  {line}", highlight=False)
             raise
+        # A champion change is a state change: recorded in the hash-chained audit trail too.
+        record = audit.append(
+            session,
+            actor=who,
+            role="data_scientist",
+            action="model.promoted_forced" if result.forced else "model.promoted",
+            entity_type="model",
+            entity_id=result.name,
+            before={"champion": result.previous_champion},
+            after={"champion": result.version, "forced": result.forced},
+            reason=reason,
+            model_versions={result.name: result.version},
+        )
     if as_json:
         _print_json(
             {
@@ -117,6 +127,7 @@ def promote(
                 "previous_champion": result.previous_champion,
                 "forced": result.forced,
                 "reasons": result.reasons,
+                "audit_record_id": record.id,
             }
         )
         return
@@ -138,6 +149,19 @@ def rollback(
     """Move the champion back to the previous champion."""
     from allotment.modeling import registry
 
-    with app_errors():
-        result = registry.rollback(name, actor=actor or default_actor(), reason=reason)
+    who = actor or default_actor()
+    with app_errors(), unit_of_work() as session:
+        result = registry.rollback(name, actor=who, reason=reason)
+        audit.append(
+            session,
+            actor=who,
+            role="data_scientist",
+            action="model.rolled_back",
+            entity_type="model",
+            entity_id=result.name,
+            before={"champion": result.from_version},
+            after={"champion": result.to_version},
+            reason=reason,
+            model_versions={result.name: result.to_version},
+        )
     console.print(f"{result.name}: champion v{result.from_version} -> v{result.to_version}")

@@ -38,6 +38,11 @@ Role = Literal[
 ]
 
 
+#: The role of an approval step: a role, or ``auto`` (approved automatically, notify only). One
+#: Literal (not a union) so that a wrong value gets one error naming every allowed value.
+StepRole = Literal[Role, "auto"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,6 +94,9 @@ class Blend(_Strict):
         w = self.fallback_weights
         if w.sla or w.churn or w.delay:
             raise ValueError("fallback_weights may only weigh value, margin and age")
+        if not self.use_models and (self.weights.sla or self.weights.churn or self.weights.delay):
+            # A model-free policy that weighs a risk would silently score it as zero.
+            raise ValueError("with use_models false, weights.sla, churn and delay must be 0")
         return self
 
     use_models: bool = True
@@ -113,7 +121,7 @@ class ApprovalStep(_Strict):
     # Lower bound, inclusive (USD). The first step starts at 0.
     min_amount: Decimal = Field(ge=0)
     # ``auto``: approved automatically, the listed roles are notified only.
-    role: Role | Literal["auto"]
+    role: StepRole
 
 
 def _vip_adds_account_manager() -> dict[Tier, Role]:
@@ -121,7 +129,12 @@ def _vip_adds_account_manager() -> dict[Tier, Role]:
 
 
 class Approvals(_Strict):
-    """Approval thresholds (handbook: < $1,000 auto; supervisor; manager; > $50,000 director)."""
+    """Approval thresholds and chain.
+
+    Handbook: under $1,000 automatic; $1,000 to under $10,000 supervisor; $10,000 to $50,000
+    manager; over $50,000 director (a step's ``min_amount`` is inclusive and amounts route by the
+    cent, so "over $50,000" is the step at $50,000.01). See :mod:`allotment.policy.routing`.
+    """
 
     steps: tuple[ApprovalStep, ...] = (
         ApprovalStep(min_amount=Decimal("0"), role="auto"),
@@ -144,6 +157,14 @@ class Approvals(_Strict):
         amounts = [s.min_amount for s in steps]
         if any(b <= a for a, b in itertools.pairwise(amounts)):
             raise ValueError("approval steps must have strictly increasing min_amount")
+        if any(a != a.quantize(Decimal("0.01")) for a in amounts):
+            raise ValueError("approval step amounts must be whole cents (amounts route by cent)")
+        if any(s.role == "auto" for s in steps[1:]):
+            raise ValueError("only the first approval step can be 'auto'")
+        roles = [s.role for s in steps]
+        if len(set(roles)) != len(roles):
+            # One person never fills two steps of a chain, so a role twice could never be met.
+            raise ValueError("each role can appear in only one approval step")
         return steps
 
 

@@ -1,0 +1,19 @@
+"""The append-only, hash-chained audit trail: who did what, when, before/after, and why."""
+
+from allotment.audit.service import (
+    GENESIS_HASH,
+    AuditRecordInvalidError,
+    VerifyResult,
+    append,
+    list_records,
+    verify,
+)
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditRecordInvalidError",
+    "VerifyResult",
+    "append",
+    "list_records",
+    "verify",
+]
