@@ -57,8 +57,21 @@ def _truncate_all(engine: Engine) -> None:
     tables = list(reversed(Base.metadata.sorted_tables))
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # TRUNCATE costs a new file per table (~0.5 s for all of them): empty only the
+            # tables that hold rows, then restart every sequence of the schema.
+            probe = " UNION ALL ".join(
+                f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM {t.name})" for t in tables
+            )
+            filled = list(conn.execute(text(probe)).scalars())
+            if filled:
+                conn.execute(text(f"TRUNCATE {', '.join(filled)} CASCADE"))
+            conn.execute(
+                text(
+                    "SELECT setval(c.oid, 1, false) FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+                )
+            )
         else:
             for table in tables:
                 conn.execute(table.delete())
@@ -103,9 +116,8 @@ def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     url, engine = request.getfixturevalue(f"_{request.param}_engine")
     monkeypatch.setenv("ALLOTMENT_DATABASE_URL", url)
     get_settings.cache_clear()
-    _truncate_all(engine)
+    _truncate_all(engine)  # before, not after: the next test empties what this one left
     yield url
-    _truncate_all(engine)
 
 
 @pytest.fixture
