@@ -96,7 +96,8 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert s.resolved_database_url == "postgresql+psycopg://u@h:5432/db"
 
 
-def test_mlflow_store_is_separate_from_the_app_database() -> None:
+def test_mlflow_store_is_separate_from_the_app_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALLOTMENT_MLFLOW_TRACKING_URI")  # the suite's own store; see conftest
     s = Settings()
     assert s.resolved_mlflow_tracking_uri.endswith("models/mlflow.db")
     assert s.resolved_mlflow_tracking_uri != s.resolved_database_url
