@@ -19,8 +19,10 @@ from allotment.modeling.pipelines import (
     make_lgbm_classifier,
     make_logistic_baseline,
     monotone_vector,
+    refit_calibrator,
     set_scoring_threads,
 )
+from allotment.modeling.train import calibration_input
 from tests.modeling.synthetic import make_frame
 
 FEATURES = {"a": FeatureKind.NUMERIC, "region": FeatureKind.CATEGORICAL}
@@ -94,3 +96,34 @@ def test_calibrated_model_and_scoring_threads() -> None:
     assert np.allclose(model.predict_proba(frame.X)[:, 1], p)
     with pytest.raises(ValueError, match="calibration"):
         calibrate(clf, "beta")
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_refit_calibrator_on_the_classifiers_own_scores_reproduces_the_fitted_model(
+    method: str,
+) -> None:
+    frame = make_frame(n=1200, seed=4, task=Task.CHURN)
+    assert frame.y is not None
+    y = frame.y.to_numpy().astype(np.int64)
+    clf = make_lgbm_classifier(frame.features, _config(lightgbm={"n_estimators": 30}))
+    clf.fit(frame.X.iloc[:600], y[:600])
+    model = calibrate(clf, method).fit(frame.X.iloc[600:], y[600:])
+    before = model.predict_proba(frame.X)[:, 1]
+    refit_calibrator(model, calibration_input(clf, frame.X.iloc[600:]), y[600:])
+    assert len(model.calibrated_classifiers_) == 1
+    assert len(model.calibrated_classifiers_[0].calibrators) == 1
+    np.testing.assert_allclose(model.predict_proba(frame.X)[:, 1], before, atol=1e-9)
+
+
+def test_refit_calibrator_follows_the_scores_it_is_given() -> None:
+    frame = make_frame(n=1200, seed=4, task=Task.CHURN)
+    assert frame.y is not None
+    y = frame.y.to_numpy().astype(np.int64)
+    clf = make_lgbm_classifier(frame.features, _config(lightgbm={"n_estimators": 30}))
+    clf.fit(frame.X.iloc[:600], y[:600])
+    model = calibrate(clf, "sigmoid").fit(frame.X.iloc[600:], y[600:])
+    before = model.predict_proba(frame.X)[:, 1].mean()
+    # the same scores with every outcome positive: the calibrator must now predict higher
+    scores = calibration_input(clf, frame.X.iloc[600:])
+    refit_calibrator(model, np.r_[scores, scores], np.r_[y[600:], np.ones(600, np.int64)])
+    assert model.predict_proba(frame.X)[:, 1].mean() > before + 0.1

@@ -9,7 +9,7 @@ import pytest
 from allotment.features.frame import FeatureKind, Task, TaskFrame
 from allotment.modeling.config import TrainConfig, default_config
 from allotment.modeling.split import SplitError
-from allotment.modeling.train import TrainDataError, TrainResult, train_task
+from allotment.modeling.train import TrainDataError, TrainResult, make_split, train_task
 from tests.modeling.synthetic import make_frame
 
 # Enough test rows for a stable AUC and an ECE noise floor near 0.02 (see metrics docstring).
@@ -24,6 +24,10 @@ def large() -> tuple[TaskFrame, TrainResult]:
 
 def _fast(task: Task = Task.SUPPLIER_DELAY, **overrides: object) -> TrainConfig:
     base = default_config(task).model_dump()
+    # keep only the constraints on features the synthetic frames have
+    base["monotone_constraints"] = {
+        k: v for k, v in base["monotone_constraints"].items() if k == "sup_ontime_rate_90d"
+    }
     base["lightgbm"]["learning_rate"] = 0.1
     base["early_stopping_rounds"] = 30
     base.update(overrides)
@@ -148,3 +152,77 @@ def test_errors_are_clear() -> None:
     )
     with pytest.raises(SplitError, match="single class"):
         train_task(one_class, _fast(Task.CHURN))
+
+
+def _peak_in_validation(seed: int) -> TaskFrame:
+    """A frame whose validation window alone has a peak no feature shows (+1.5 log-odds)."""
+    frame = make_frame(n=6000, seed=seed, task=Task.CHURN, with_days_late=False)
+    assert frame.oracle is not None
+    split = make_split(frame, _fast(Task.CHURN, split={}))
+    p = frame.oracle.to_numpy()
+    logit = np.log(p / (1 - p))
+    logit[split.valid] += 1.5
+    rng = np.random.default_rng(seed)
+    y = (rng.random(len(p)) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return TaskFrame(
+        task=frame.task,
+        X=frame.X,
+        features=frame.features,
+        ids=frame.ids,
+        as_of=frame.as_of,
+        y=pd.Series(y),
+        oracle=frame.oracle,
+    )
+
+
+def test_history_calibration_is_not_thrown_off_by_a_peak_in_the_validation_window() -> None:
+    frame = _peak_in_validation(seed=12)
+    assert frame.y is not None
+    on_valid = train_task(frame, _fast(Task.CHURN, split={}))
+    messages: list[str] = []
+    on_history = train_task(
+        frame, _fast(Task.CHURN, split={}, calibration_rows="history"), progress=messages.append
+    )
+    assert any("out-of-time training rows" in m for m in messages)
+    test_rate = frame.y.to_numpy()[on_history.test_index].mean()
+    # the validation-only calibrator learns the peak and over-predicts the test window
+    gap_valid = abs(on_valid.test_predictions.mean() - test_rate)
+    gap_history = abs(on_history.test_predictions.mean() - test_rate)
+    assert gap_history < gap_valid / 2
+    assert on_history.metrics.ece < on_valid.metrics.ece
+
+
+def test_history_calibration_never_reads_the_test_labels() -> None:
+    frame = make_frame(n=2000, seed=13, task=Task.CHURN, with_days_late=False)
+    assert frame.y is not None
+    config = _fast(Task.CHURN, split={}, calibration_rows="history")
+    first = train_task(frame, config)
+    y = frame.y.to_numpy().copy()
+    y[first.test_index] = 1 - y[first.test_index]
+    flipped = TaskFrame(
+        task=frame.task,
+        X=frame.X,
+        features=frame.features,
+        ids=frame.ids,
+        as_of=frame.as_of,
+        y=pd.Series(y),
+    )
+    second = train_task(flipped, config)
+    np.testing.assert_array_equal(second.test_predictions, first.test_predictions)
+
+
+def test_history_calibration_falls_back_to_validation_rows_without_times() -> None:
+    base = make_frame(n=3000, seed=7, task=Task.CHURN, with_days_late=False)
+    frame = TaskFrame(
+        task=base.task,
+        X=base.X,
+        features=base.features,
+        ids=base.ids,
+        as_of=pd.Series([pd.NaT] * len(base)),
+        y=base.y,
+    )
+    messages: list[str] = []
+    train_task(frame, _fast(Task.CHURN, calibration_rows="history"), progress=messages.append)
+    assert any(
+        m.startswith("calibrating (sigmoid) on") and m.endswith("validation rows") for m in messages
+    )

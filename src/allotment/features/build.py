@@ -62,6 +62,8 @@ _YEAR_DAYS = 365  # contracts renew yearly
 #: customer who orders a lot notices one problem less.
 BAD_PER_BACKORDER, BAD_PER_BREACH, BAD_PER_LATE_DAY = 1.0, 1.5, 0.15
 BAD_LINES_PRIOR = 3.0
+#: Days from order to a first-seen outcome for it to count as fresh news about the supplier.
+FRESH_OUTCOME_DAYS = 30
 
 
 def _tables(source: Source) -> Tables:
@@ -110,7 +112,9 @@ def _outcome_events(pol: pd.DataFrame) -> pd.DataFrame:
 
     A line seen late counts late from ``late_seen_day``; if it then arrives by its promised
     date after all, it turns on time on that day. A line never seen late counts on time from
-    its full receipt. Every event is dated when it was learned.
+    its full receipt. Every event is dated when it was learned. ``fresh``: the line's outcome
+    was first seen within :data:`FRESH_OUTCOME_DAYS` of its order date (all its events carry
+    the flag of its first one).
     """
     live = pol[~pol["cancelled"]]
     seen = live["late_seen_day"].to_numpy()
@@ -119,13 +123,37 @@ def _outcome_events(pol: pd.DataFrame) -> pd.DataFrame:
     was_seen = seen < NEVER
     recovered = was_seen & (final <= live["promised_day"].to_numpy())
     on_time = ~was_seen & (final < NEVER)
+    first = np.where(was_seen, seen, final)
+    fresh = first - live["ordered_day"].to_numpy() <= FRESH_OUTCOME_DAYS
     return pd.concat(
         [
-            pd.DataFrame({"key": sup[was_seen], "day": seen[was_seen], "known": 1.0, "late": 1.0}),
             pd.DataFrame(
-                {"key": sup[recovered], "day": final[recovered], "known": 0.0, "late": -1.0}
+                {
+                    "key": sup[was_seen],
+                    "day": seen[was_seen],
+                    "known": 1.0,
+                    "late": 1.0,
+                    "fresh": fresh[was_seen],
+                }
             ),
-            pd.DataFrame({"key": sup[on_time], "day": final[on_time], "known": 1.0, "late": 0.0}),
+            pd.DataFrame(
+                {
+                    "key": sup[recovered],
+                    "day": final[recovered],
+                    "known": 0.0,
+                    "late": -1.0,
+                    "fresh": fresh[recovered],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "key": sup[on_time],
+                    "day": final[on_time],
+                    "known": 1.0,
+                    "late": 0.0,
+                    "fresh": fresh[on_time],
+                }
+            ),
         ],
         ignore_index=True,
     )
@@ -221,6 +249,12 @@ def supplier_history(
     ).dropna()
 
     out = pd.DataFrame(index=range(len(sup)))
+    recent = window_sum(
+        outcomes[outcomes["fresh"]], sup, day, values=["known", "late"], window_days=30
+    )
+    out["sup_fresh_ontime_rate_30d"] = 1.0 - _ratio(
+        recent["late"].to_numpy(), recent["known"].to_numpy()
+    )
     for w in (30, 90, 365):
         o = window_sum(outcomes, sup, day, values=["known", "late"], window_days=w)
         out[f"sup_ontime_rate_{w}d"] = 1.0 - _ratio(o["late"].to_numpy(), o["known"].to_numpy())
@@ -597,6 +631,11 @@ def sla_breach_frame(
     sku_key = _sku_key(rows["product_id"].to_numpy(), rows["location_id"].to_numpy())
     supply = _sku_supply_demand(t, pol, lines, sku_key, day)
     n_subs = t.substitutes.groupby("product_id").size()
+    supply_region = (
+        pd.Series(supply_sup).map(t.suppliers.set_index("id")["region"]).to_numpy(object)
+    )
+    supply_promised = pol["promised_day"].reindex(po_ids).to_numpy(np.float64)
+    supply_ordered = pol["ordered_day"].reindex(po_ids).fillna(0).to_numpy(np.int64)
     tier = rows["customer_id"].map(t.customers.set_index("id")["tier"]).to_numpy(object)
     values: dict[str, np.ndarray | pd.Series] = {
         "sup_ontime_rate_30d": np.where(has, sup_hist["sup_ontime_rate_30d"].to_numpy(), np.nan),
@@ -620,6 +659,15 @@ def sla_breach_frame(
             has, _queue_units(t, rows["id"].to_numpy()) / pol["quantity"].reindex(po_ids), np.nan
         ),
         "supply_ship_mode": _only(pol["ship_mode"].reindex(po_ids).to_numpy(object), has),
+        "supply_region": _only(supply_region, has & np.isin(supply_region, SUPPLIER_REGIONS)),
+        "supply_lead_days": np.where(has, supply_promised - supply_ordered, np.nan),
+        "supply_order_day_of_year": np.where(
+            has, day_to_timestamp(np.where(has, supply_ordered, 0)).dt.day_of_year, np.nan
+        ),
+        "sup_ontime_rate_365d": np.where(has, sup_hist["sup_ontime_rate_365d"].to_numpy(), np.nan),
+        "sup_mean_days_late_90d": np.where(
+            has, sup_hist["sup_mean_days_late_90d"].to_numpy(), np.nan
+        ),
         "sku_inbound_units": supply["inbound"].to_numpy(),
         "sku_open_demand_units": supply["demand"].to_numpy(),
         "substitutes": rows["product_id"].map(n_subs).fillna(0).to_numpy(),
@@ -842,6 +890,9 @@ def customer_history(
         {"key": waited["customer_id"], "day": waited["promised_day"] + 1, "n": 1.0}
     )
     br = window_sum(breaches, customer, day, values=["n"], window_days=w)["n"].to_numpy()
+    br_grace = window_sum(overdue_events(lines), customer, day, values=["n"], window_days=w)[
+        "n"
+    ].to_numpy()
     late_days = _late_line_days(lines, customer, day, w)
     late_days_year = _late_line_days(lines, customer, day, 365)
     cancelled = lines[lines["cancel_day"] < NEVER]
@@ -854,9 +905,8 @@ def customer_history(
     )["n"].to_numpy()
     backorders = _customer_backorders(t, lines, customer, day)
     lines_90 = now["lines"].to_numpy()
-    bad = (BAD_PER_BACKORDER * backorders + BAD_PER_BREACH * br + BAD_PER_LATE_DAY * late_days) / (
-        BAD_LINES_PRIOR + lines_90
-    )
+    points = BAD_PER_BACKORDER * backorders + BAD_PER_BREACH * br_grace
+    bad = (points + BAD_PER_LATE_DAY * late_days) / (BAD_LINES_PRIOR + lines_90)
     return {
         "orders_90d": o["n"].to_numpy(),
         "order_lines_90d": lines_90,
@@ -874,18 +924,43 @@ def customer_history(
     }
 
 
+def overdue_events(lines: pd.DataFrame) -> pd.DataFrame:
+    """One event per order line overdue past a day of grace, dated the day after its promise.
+
+    Overdue past grace: still waiting on the day after the promised date (not fully shipped by
+    the end of that day, not cancelled before it). A line that arrives the next morning is a
+    breach on paper that the customer hardly notices; the bad-service index counts these
+    instead. Columns ``key`` (customer id), ``day``, ``n`` (1.0).
+    """
+    promised = lines["promised_day"]
+    late = lines[(lines["complete_day"] > promised + 1) & (lines["cancel_day"] > promised)]
+    return pd.DataFrame(
+        {
+            "key": late["customer_id"].to_numpy(np.int64),
+            "day": late["promised_day"].to_numpy(np.int64) + 1,
+            "n": 1.0,
+        }
+    )
+
+
 def _late_line_days(
     lines: pd.DataFrame, customer: np.ndarray, day: np.ndarray, window: int
 ) -> np.ndarray:
     """Days in ``(T - window, T]`` each line of the customer spent overdue, summed.
 
-    A line is overdue on days ``[promised + 1, end_day)``. With ``F(T)`` the overdue days up
-    to and including ``T``, ``F(T) = sum_{a <= T} (T + 1 - a) - sum_{b <= T} (T + 1 - b)``
-    over starts ``a`` and ends ``b``: two cumulative sums, no per-row loop.
+    A line is overdue on days ``[promised + 1, b)`` with ``b`` its full-shipment day, or the
+    day after its cancellation (the customer waited that day, then gave up). With ``F(T)`` the
+    overdue days up to and including ``T``,
+    ``F(T) = sum_{a <= T} (T + 1 - a) - sum_{b <= T} (T + 1 - b)`` over starts ``a`` and ends
+    ``b``: two cumulative sums, no per-row loop.
     """
-    late = lines[lines["end_day"] > lines["promised_day"] + 1]
+    stop = np.minimum(
+        lines["complete_day"].to_numpy(np.int64), lines["cancel_day"].to_numpy(np.int64) + 1
+    )
+    late_mask = stop > lines["promised_day"].to_numpy(np.int64) + 1
+    late = lines[late_mask]
     a = late["promised_day"].to_numpy() + 1
-    b = late["end_day"].to_numpy()
+    b = stop[late_mask]
     ends = b < NEVER
     events = pd.concat(
         [

@@ -126,12 +126,23 @@ FEATURES: tuple[FeatureSpec, ...] = (
         nan_when=_NO_OUTCOMES + " (for SLA also: the backorder waits on no PO line)",
     ),
     _num(
+        "sup_fresh_ontime_rate_30d",
+        "ratio",
+        "supplier on-time rate of recent orders, last 30 days",
+        "As sup_ontime_rate_30d, over the PO lines whose outcome was first seen within 30 days "
+        "of their order date: news about orders placed in the last two months only, so it "
+        "follows a supplier that is getting worse sooner than the rates over all lines.",
+        SD,
+        nan_when="no PO line of the supplier had such an outcome in the window",
+    ),
+    _num(
         "sup_ontime_rate_365d",
         "ratio",
         "supplier on-time rate, last 365 days",
         "As sup_ontime_rate_90d over (T-365, T].",
         SD,
-        nan_when=_NO_OUTCOMES,
+        SLA,
+        nan_when=_NO_OUTCOMES + " (for SLA also: the backorder waits on no PO line)",
     ),
     _num(
         "sup_mean_days_late_90d",
@@ -140,7 +151,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "Mean of max(0, final receipt - promised date) over the supplier's PO lines fully "
         "received in (T-90, T].",
         SD,
-        nan_when=_NO_DELIVERIES,
+        SLA,
+        nan_when=_NO_DELIVERIES + " (for SLA also: the backorder waits on no PO line)",
     ),
     _num(
         "sup_mean_days_late_365d",
@@ -353,6 +365,31 @@ FEATURES: tuple[FeatureSpec, ...] = (
         SLA,
         nan_when="the backorder waits on no PO line",
     ),
+    _cat(
+        "supply_region",
+        SUPPLIER_REGIONS,
+        "supply region",
+        "Region of the awaited PO line's supplier.",
+        SLA,
+        nan_when="the backorder waits on no PO line, or the region is not a known one",
+    ),
+    _num(
+        "supply_lead_days",
+        "days",
+        "supply promised lead time",
+        "Promised date - order date of the awaited PO line (long ocean legs slip more).",
+        SLA,
+        nan_when="the backorder waits on no PO line",
+    ),
+    _num(
+        "supply_order_day_of_year",
+        "day of year",
+        "supply order day of the year",
+        "Day of the year (1-366) the awaited PO line was ordered (a line ordered in the Q4 "
+        "peak is late more often).",
+        SLA,
+        nan_when="the backorder waits on no PO line",
+    ),
     _num(
         "sku_inbound_units",
         "units",
@@ -469,7 +506,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "days",
         "late line-days, last 90 days",
         "Sum over the customer's order lines of the days in (T-90, T] on which the line was "
-        "past its promised date and neither fully shipped nor cancelled.",
+        "past its promised date and not yet fully shipped; the day a line is cancelled counts "
+        "(the customer waited that day, then gave up).",
         CH,
     ),
     _num(
@@ -500,9 +538,11 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "bad_service_index_90d",
         "index",
         "bad service per order line, last 90 days",
-        "(backorders + 1.5 x breaches + 0.15 x late line-days) / (3 + order lines), all over "
-        "(T-90, T]: a breach and a long wait weigh more than a backorder that arrived in time, "
-        "and a customer with many lines feels one problem less.",
+        "(backorders + 1.5 x overdue lines + 0.15 x late line-days) / (3 + order lines), all "
+        "over (T-90, T]; an overdue line is a breach past one day of grace (still waiting on the "
+        "day after its promised date, counted that day): a line that arrives the next morning "
+        "is hardly noticed, a long wait weighs more than a backorder that arrived in time, and "
+        "a customer with many lines feels one problem less.",
         CH,
     ),
 )

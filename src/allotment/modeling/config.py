@@ -118,6 +118,16 @@ class TrainConfig(_Strict):
     root (a milder reweighting). Any weighting distorts raw probabilities, which is why the
     model is always recalibrated on the validation split (``calibration``).
 
+    ``calibration_rows`` says which predictions the calibrator is fitted on: ``valid`` (the
+    validation rows, scored by the model) or ``history`` (the validation rows plus out-of-time
+    predictions for the training rows: the training window is cut into ``calibration_blocks``
+    time blocks, and each block after the first is scored by a model fitted like this one,
+    with the same number of trees, on the blocks before it). ``history`` spreads the
+    calibration over every season the data covers instead of the validation window alone: a
+    validation window that holds a seasonal peak the model under-predicts would otherwise
+    teach the calibrator to raise every later prediction. A split without times (stratified)
+    always calibrates on the validation rows.
+
     ``monotone_constraints`` maps a numeric feature to +1 (risk never decreases as it grows) or
     -1 (never increases); LightGBM enforces it, which makes the directional behaviour tests
     guarantees rather than hopes.
@@ -127,6 +137,8 @@ class TrainConfig(_Strict):
     seed: int = 42
     lightgbm: LightGBMParams = LightGBMParams()
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
+    calibration_rows: Literal["valid", "history"] = "valid"
+    calibration_blocks: int = Field(4, ge=2, le=20)
     imbalance: Literal["none", "balanced", "sqrt"] = "none"
     early_stopping_rounds: int = Field(100, ge=1)
     monotone_constraints: dict[str, Literal[-1, 1]] = Field(default_factory=dict)

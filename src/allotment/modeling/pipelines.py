@@ -15,13 +15,15 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -196,6 +198,37 @@ def calibrate(fitted: Any, method: str) -> CalibratedClassifierCV:
     if method not in ("isotonic", "sigmoid"):
         raise ValueError(f"unknown calibration method {method!r}")
     return CalibratedClassifierCV(FrozenEstimator(fitted), method=method)
+
+
+def refit_calibrator(
+    model: CalibratedClassifierCV,
+    scores: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+) -> CalibratedClassifierCV:
+    """Refit the single calibrator of a fitted ``calibrate(...)`` model on given scores.
+
+    ``scores`` are what the frozen classifier hands its calibrator (LightGBM's raw log-odds,
+    see :func:`allotment.modeling.train.calibration_input`), here from out-of-time models
+    fitted like it (:func:`allotment.modeling.train.history_scores`); ``labels`` are their
+    outcomes. The model keeps its structure (one frozen classifier, one ``sigmoid`` or
+    ``isotonic`` calibrator), so explanations read it as before. Returns ``model``, changed in
+    place.
+    """
+    if len(model.calibrated_classifiers_) != 1:
+        raise ValueError("expected a calibrator fitted around one frozen classifier")
+    member = model.calibrated_classifiers_[0]
+    if len(member.calibrators) != 1:
+        raise ValueError("expected a binary classifier with one calibrator")
+    calibrator: Any
+    if member.method == "sigmoid":
+        calibrator = _SigmoidCalibration()
+    elif member.method == "isotonic":
+        calibrator = IsotonicRegression(out_of_bounds="clip")
+    else:  # pragma: no cover - calibrate() only builds these two
+        raise ValueError(f"unknown calibration method {member.method!r}")
+    calibrator.fit(np.asarray(scores, np.float64), np.asarray(labels, np.float64))
+    member.calibrators[0] = calibrator
+    return model
 
 
 def make_base_rate_baseline() -> DummyClassifier:

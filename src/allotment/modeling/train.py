@@ -7,7 +7,9 @@ calibration curve, importances, timings).
 Validation rows serve two purposes: early stopping of LightGBM, then fitting the probability
 calibrator. Reusing them is a deliberate trade-off (the number of trees is one scalar chosen
 on them, so the optimism it adds to the calibrator is tiny) that keeps every test row for the
-final, untouched evaluation.
+final, untouched evaluation. With ``calibration_rows: history`` the calibrator also sees
+out-of-time scores of the training rows (:func:`history_scores`), so one season in the
+validation window cannot tilt every later prediction; the test rows stay untouched either way.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from allotment.modeling.pipelines import (
     make_lgbm_classifier,
     make_logistic_baseline,
     make_quantile_regressor,
+    refit_calibrator,
 )
 from allotment.modeling.split import Split, check_split, stratified_split, time_split
 
@@ -257,6 +260,67 @@ def fit_early_stopped(
     return clf, spw
 
 
+def calibration_input(model: Any, X: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """What scikit-learn's calibrator reads from ``model``: ``decision_function`` (LightGBM's
+    raw log-odds) when it has one, else the positive-class probability."""
+    if hasattr(model, "decision_function"):
+        return np.asarray(model.decision_function(X), dtype=np.float64).ravel()
+    return _positive_proba(model, X)
+
+
+def history_scores(
+    frame: TaskFrame,
+    config: TrainConfig,
+    split: Split,
+    X: pd.DataFrame,
+    y: npt.NDArray[np.int64],
+    clf: Any,
+    n_trees: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Out-of-time scores for calibration: training blocks scored by earlier blocks' models.
+
+    The training rows, in ``as_of`` order, are cut into ``config.calibration_blocks`` blocks
+    (a date never straddles two); block ``k >= 1`` is scored by a LightGBM pipeline fitted like
+    ``clf`` (same parameters and imbalance weighting, ``n_trees`` trees, no early stopping) on
+    blocks ``0..k-1``. The validation rows, scored by ``clf`` itself, are appended. Nothing
+    here reads the test rows.
+
+    Returns
+    -------
+    scores, labels
+        What each model hands its calibrator (:func:`calibration_input`) and the 0/1 outcomes
+        of the same rows.
+    """
+    tr = split.train
+    times = pd.to_datetime(pd.Series(frame.as_of)).to_numpy(dtype="datetime64[ns]")[tr]
+    order = np.argsort(times, kind="stable")
+    tr, times = tr[order], times[order]
+    # cut at dates: a block starts at the first row of its date
+    cuts = [
+        int(np.searchsorted(times, times[len(tr) * k // config.calibration_blocks]))
+        for k in range(1, config.calibration_blocks)
+    ]
+    blocks = np.split(tr, cuts)
+    fixed = config.model_copy(
+        update={"lightgbm": config.lightgbm.model_copy(update={"n_estimators": max(n_trees, 1)})}
+    )
+    scores: list[npt.NDArray[np.float64]] = []
+    labels: list[npt.NDArray[np.int64]] = []
+    for k in range(1, len(blocks)):
+        fit_idx = np.concatenate(blocks[:k])
+        target = blocks[k]
+        if len(target) == 0 or len(np.unique(y[fit_idx])) < 2:
+            continue
+        spw = imbalance_weight(y[fit_idx], config.imbalance)
+        model = make_lgbm_classifier(frame.features, fixed, scale_pos_weight=spw)
+        model.fit(X.iloc[fit_idx], y[fit_idx])
+        scores.append(calibration_input(model, X.iloc[target]))
+        labels.append(y[target])
+    scores.append(calibration_input(clf, X.iloc[split.valid]))
+    labels.append(y[split.valid])
+    return np.concatenate(scores), np.concatenate(labels)
+
+
 def train_task(
     frame: TaskFrame, config: TrainConfig, *, progress: Progress | None = None
 ) -> TrainResult:
@@ -309,8 +373,16 @@ def train_task(
     timings["fit"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    report(f"calibrating ({config.calibration}) on {len(va)} validation rows")
     model = calibrate(clf, config.calibration).fit(X_va, y_va)
+    if config.calibration_rows == "history" and split.method == "time":
+        scores, labels = history_scores(frame, config, split, X, y, clf, best_iteration)
+        report(
+            f"calibrating ({config.calibration}) on {len(va)} validation rows and "
+            f"{len(labels) - len(va)} out-of-time training rows"
+        )
+        refit_calibrator(model, scores, labels)
+    else:
+        report(f"calibrating ({config.calibration}) on {len(va)} validation rows")
     timings["calibrate"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
