@@ -148,3 +148,26 @@ def order_line(session: Session, **overrides: Any) -> CustomerOrderLine:
         unit_price=Decimal("500.00"),
     )
     return _save(session, obj, overrides)  # type: ignore[no-any-return]
+
+
+def user(session: Session, **overrides: Any) -> Any:
+    """A service user (role planner, no password: tests mint tokens or API keys for it)."""
+    from allotment.domain.models import User
+    from allotment.users.roles import Role
+
+    n = _n()
+    obj = User(name=f"user{n}", role=overrides.pop("role", Role.PLANNER), active=True)
+    return _save(session, obj, overrides)
+
+
+def inventory(session: Session, **overrides: Any) -> Any:
+    """An inventory position (needs product_id and location_id): 100 on hand, none committed."""
+    from allotment.domain.models import InventoryPosition
+
+    obj = InventoryPosition(
+        product_id=overrides.pop("product_id"),
+        location_id=overrides.pop("location_id"),
+        on_hand=100,
+        committed=0,
+    )
+    return _save(session, obj, overrides)

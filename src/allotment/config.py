@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Relative defaults resolve against the working directory, so a command run from the repository
@@ -32,6 +33,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Python logging level name.")
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    # --- the service (allotment serve) ---
+    environment: Literal["local", "test", "production"] = Field(
+        default="local",
+        description="local/test may generate a JWT secret; production must be given one.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 signing key for access tokens (>= 32 characters outside local/test).",
+    )
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Largest request body the service reads (bytes); a batch of 1,000 events fits in 1 MiB.
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    max_page_size: int = Field(default=200, ge=1)
 
     @field_validator("log_level")
     @classmethod

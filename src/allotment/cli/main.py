@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from allotment.cli import allocate as allocate_cli
 from allotment.cli import audit as audit_cli
 from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
@@ -14,8 +15,12 @@ from allotment.cli import demo as demo_cli
 from allotment.cli import generate as generate_cli
 from allotment.cli import io as io_cli
 from allotment.cli import models as models_cli
+from allotment.cli import outreach as outreach_cli
 from allotment.cli import policy as policy_cli
+from allotment.cli import score as score_cli
+from allotment.cli import serve as serve_cli
 from allotment.cli import train as train_cli
+from allotment.cli import users as users_cli
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -28,8 +33,14 @@ app.add_typer(backorders_cli.app, name="backorders")
 app.add_typer(models_cli.app, name="models")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(users_cli.app, name="users")
 app.command("import")(io_cli.import_)
 app.command("export")(io_cli.export_)
 app.command("generate")(generate_cli.generate)
 app.command("demo")(demo_cli.demo)
 app.command("train")(train_cli.train)
+app.command("score")(score_cli.score)
+app.command("explain")(score_cli.explain)
+app.command("outreach")(outreach_cli.outreach)
+app.command("allocate")(allocate_cli.allocate)
+app.command("serve")(serve_cli.serve)

@@ -44,6 +44,7 @@ from allotment.domain.enums import (
     Tier,
     TruthKind,
 )
+from allotment.users.roles import Role
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -501,6 +502,8 @@ class ScoreRun(Base):
     model_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
     scored: Mapped[int] = mapped_column(Integer, default=0)
     degraded: Mapped[int] = mapped_column(Integer, default=0)
+    # The day features were computed as of (explanations recompute them as of this day).
+    as_of: Mapped[date | None] = mapped_column(Date)
 
 
 class ScoreSnapshot(Base):
@@ -526,6 +529,10 @@ class ScoreSnapshot(Base):
     flags: Mapped[list[Any]] = mapped_column(JSON)
     # {model name: sha256 of the feature row it scored}: the explanation cache key.
     feature_digests: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the blend multiplied: {"multiplier": M, "exposures": {component: E (USD)},
+    # "rule_only": bool}; with the policy version's weights an explanation splits a component
+    # into feature parts without re-reading facts that may have changed since.
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class ExplanationCache(Base):
@@ -539,6 +546,51 @@ class ExplanationCache(Base):
     # {"base": float, "contributions": {feature: float}, "values": {feature: value}}
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AllocationRun(Base):
+    """A committed allocation plan: who ran it, with which policy, and what it achieved."""
+
+    __tablename__ = "allocation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
+    as_of: Mapped[date] = mapped_column(Date)
+    # "optimal", "relaxed", "time_limit", "heuristic", "fallback" (never "infeasible").
+    solver_status: Mapped[str] = mapped_column(String(32))
+    # Objective values (USD): priority-weighted value minus transfer/substitution/lateness.
+    objective: Mapped[float] = mapped_column(Float)
+    greedy_objective: Mapped[float] = mapped_column(Float)
+    lines: Mapped[int] = mapped_column(Integer)
+    allocated_units: Mapped[int] = mapped_column(Integer)
+    # Solver statistics, issues and the priority source, as JSON.
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Allocation(Base):
+    """Units of one source (stock on hand or an open PO line) promised to one backorder."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("allocation_runs.id"), index=True)
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"), index=True)
+    # The SKU shipped (a substitute's when ``substitute``) and where the supply is.
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    po_line_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_order_lines.id"))
+    substitute: Mapped[bool] = mapped_column(Boolean, default=False)
+    quantity: Mapped[int] = mapped_column(Integer)
+    # Expected arrival at the order's location (transfer lead time and delay risk included).
+    arrival: Mapped[date] = mapped_column(Date)
+    # Value of the units at the order line's price (USD).
+    value: Mapped[Decimal] = mapped_column(Money)
+    # Objective gain per unit (USD).
+    unit_gain: Mapped[float] = mapped_column(Float)
 
 
 # --- the synthetic world's ground truth -----------------------------------------------------
@@ -581,3 +633,35 @@ class SimTruth(Base):
     outcome: Mapped[bool | None] = mapped_column(Boolean)
     # Supplier delay: days late actually drawn (0 when on time).
     magnitude: Mapped[float | None] = mapped_column(Float)
+
+
+# --- users of the service -------------------------------------------------------------------
+
+
+class User(Base):
+    """A person or machine client of the service, with exactly one role."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
+    # argon2id hash; None for a machine client that only authenticates with API keys.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: the public ``prefix`` finds it, a SHA-256 of the random secret proves it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    # sha256 hex of the secret (256 random bits, so a slow hash adds nothing but latency).
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

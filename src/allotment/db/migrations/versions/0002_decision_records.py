@@ -110,6 +110,7 @@ def upgrade() -> None:
         sa.Column("model_versions", sa.JSON(), nullable=False),
         sa.Column("scored", sa.Integer(), nullable=False),
         sa.Column("degraded", sa.Integer(), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
             ["policy_version_id"],
             ["policy_versions.id"],
@@ -133,6 +134,7 @@ def upgrade() -> None:
         sa.Column("degraded", sa.Boolean(), nullable=False),
         sa.Column("flags", sa.JSON(), nullable=False),
         sa.Column("feature_digests", sa.JSON(), nullable=False),
+        sa.Column("inputs", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["backorder_id"],
             ["backorders.id"],

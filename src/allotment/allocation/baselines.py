@@ -1,0 +1,208 @@
+"""Baselines on the same network and objective as the optimizer, so objectives compare.
+
+``greedy`` fills lines in priority order (highest priority weight first), each from its most
+profitable sources; ``fcfs`` fills them in order-date order. Both honour supply, open quantity,
+all-or-nothing orders and protected shares; they serve locked quantities and minimum fills
+first, in the same order, and report what they could not meet. Greedy is also the optimizer's
+fallback for a component the solver cannot finish in time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from allotment.allocation.model import (
+    LOCKED,
+    MINIMUM_FILL,
+    FloatArray,
+    IntArray,
+    Network,
+    build_network,
+)
+from allotment.allocation.problem import AllocationProblem
+from allotment.allocation.validate import validate
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    """A heuristic plan: units per arc of ``network``, its objective (USD) and what it missed."""
+
+    name: str
+    network: Network
+    flows: FloatArray
+    objective: float
+    seconds: float
+    unmet: list[str] = field(default_factory=list)
+
+
+def objective(net: Network, flows: FloatArray) -> float:
+    """The optimizer's objective of a plan: Σ gain × units (USD)."""
+    return float(np.dot(net.arc_gain, flows))
+
+
+def greedy_flows(
+    net: Network,
+    lines: IntArray,
+    order_key: Callable[[int], tuple[float | int | str, ...]],
+    flows: FloatArray | None = None,
+) -> tuple[FloatArray, list[str]]:
+    """Fill ``lines`` one by one in ``order_key`` order; returns (flows, unmet constraint names).
+
+    ``flows`` (global, per arc) is filled in place when given, so a fallback writes straight into
+    the optimizer's plan; the lines' arcs must not be used by anything else in it.
+    """
+    x = np.zeros(net.n_arcs) if flows is None else flows
+    v = net.as_lists
+    starts, by_line, arc_node, arc_line, gain = (
+        v["starts"],
+        v["by_line"],
+        v["arc_node"],
+        v["arc_line"],
+        v["arc_gain"],
+    )
+    rank, quantity, group = v["line_rank"], v["line_quantity"], v["line_group"]
+    capacity, limits = v["node_capacity"], v["protect_limit"]
+    protect_ranks = [r for r, lim in enumerate(limits) if any(math.isfinite(u) for u in lim)]
+    # Sparse state: only nodes touched by these lines are ever read or written.
+    remaining: dict[int, float] = {}
+    lower_used: dict[tuple[int, int], float] = {}
+    taken: dict[int, float] = {}
+
+    def room(a: int, line_rank: int) -> float:
+        n = arc_node[a]
+        avail = remaining.get(n, capacity[n])
+        for r in protect_ranks:
+            if r < line_rank:
+                lim = limits[r][n]
+                if lim != math.inf:
+                    avail = min(avail, lim - lower_used.get((r, n), 0.0))
+        return float(max(0.0, math.floor(avail + 1e-9)))
+
+    def take(a: int, units: float, line_rank: int) -> None:
+        n = arc_node[a]
+        remaining[n] = remaining.get(n, capacity[n]) - units
+        for r in protect_ranks:
+            if r < line_rank:
+                lower_used[(r, n)] = lower_used.get((r, n), 0.0) + units
+        taken[a] = taken.get(a, 0.0) + units
+
+    def fill(i: int, need: float, positive_only: bool, log: list[tuple[int, float]]) -> float:
+        lr = rank[i]
+        for a in by_line[starts[i] : starts[i + 1]]:
+            if need <= 0:
+                break
+            if positive_only and gain[a] <= 0:
+                break
+            u = min(need, room(a, lr))
+            if u > 0:
+                take(a, u, lr)
+                log.append((a, u))
+                need -= u
+        return need
+
+    def undo(log: list[tuple[int, float]]) -> None:
+        for a, u in log:
+            take(a, -u, rank[arc_line[a]])
+
+    ordered = sorted((int(i) for i in lines), key=order_key)
+    group_members: dict[int, list[int]] = {}
+    for i in ordered:
+        if group[i] >= 0:
+            group_members.setdefault(group[i], []).append(i)
+    given: dict[int, float] = dict.fromkeys(ordered, 0.0)
+    locked, minimum = v["line_locked"], v["line_minimum"]
+
+    def try_group(g: int, forced: bool) -> None:
+        log: list[tuple[int, float]] = []
+        ok = True
+        for i in group_members[g]:
+            if fill(i, quantity[i] - given[i], not forced, log) > 1e-9:
+                ok = False
+                break
+        value = sum(gain[a] * u for a, u in log)
+        if ok and (forced or value > 0):
+            for a, u in log:
+                given[arc_line[a]] += u
+        else:
+            undo(log)
+
+    tried: set[int] = set()
+    # Pass 1: what must be kept (locked) or committed (minimum fill), in the same order.
+    for i in ordered:
+        low = max(locked[i], math.ceil(minimum[i] - 1e-9))
+        if low <= 0:
+            continue
+        if group[i] >= 0:
+            if group[i] not in tried:
+                tried.add(group[i])
+                try_group(group[i], forced=True)
+            continue
+        log1: list[tuple[int, float]] = []
+        fill(i, low - given[i], False, log1)
+        given[i] += sum(u for _, u in log1)
+    # Pass 2: everything else that earns money.
+    for i in ordered:
+        if group[i] >= 0:
+            if group[i] not in tried:
+                tried.add(group[i])
+                try_group(group[i], forced=False)
+            continue
+        log2: list[tuple[int, float]] = []
+        fill(i, quantity[i] - given[i], True, log2)
+        given[i] += sum(u for _, u in log2)
+    if taken:
+        keys = np.fromiter(taken.keys(), dtype=np.int64, count=len(taken))
+        x[keys] += np.fromiter(taken.values(), dtype=np.float64, count=len(taken))
+    unmet: list[str] = []
+    for i in ordered:
+        if given[i] + 1e-9 < locked[i]:
+            unmet.append(net.row_name(LOCKED, i))
+        if given[i] + 1e-9 < minimum[i]:
+            unmet.append(net.row_name(MINIMUM_FILL, i))
+    return x, unmet
+
+
+def priority_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
+    """Highest priority weight first; ties by line id."""
+    lines = net.problem.lines
+    return lambda i: (-lines[i].priority_weight, lines[i].line_id)
+
+
+def fcfs_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
+    """Oldest order first; ties by line id."""
+    lines = net.problem.lines
+    return lambda i: (lines[i].ordered_on.toordinal(), lines[i].line_id)
+
+
+def _run(
+    name: str,
+    problem: AllocationProblem,
+    key: Callable[[Network], Callable[[int], tuple[float | int | str, ...]]],
+    network: Network | None,
+) -> BaselineResult:
+    t0 = time.perf_counter()
+    net = network or build_network(validate(problem))
+    flows, unmet = greedy_flows(net, np.arange(net.n_lines, dtype=np.int64), key(net))
+    return BaselineResult(
+        name=name,
+        network=net,
+        flows=flows,
+        objective=objective(net, flows),
+        seconds=time.perf_counter() - t0,
+        unmet=unmet,
+    )
+
+
+def greedy(problem: AllocationProblem, *, network: Network | None = None) -> BaselineResult:
+    """Fill lines in priority order (highest priority weight per unit first)."""
+    return _run("greedy", problem, priority_key, network)
+
+
+def fcfs(problem: AllocationProblem, *, network: Network | None = None) -> BaselineResult:
+    """Fill lines first come, first served (order date)."""
+    return _run("fcfs", problem, fcfs_key, network)

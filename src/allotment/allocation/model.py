@@ -1,0 +1,711 @@
+"""Step 3: the network of possible shipments, and the LP/MIP over it.
+
+Every way a demand line can be served is an **arc** from a supply node (free on-hand stock of a
+SKU at a location, or an open PO line) to the line, directly or through a transfer lane, of the
+line's SKU or of a substitute the customer consented to. Each arc's objective coefficient is the
+money it earns per unit (USD)::
+
+    gain = priority_weight − transfer cost − substitution premium − time cost
+    time cost = lateness_cost_per_unit_day × E[days late]
+                + waiting_discount_per_day × priority_weight × E[A]
+    E[days late] = (1 − p) · max(0, A − P) + p · max(0, A + d − P)
+
+with ``A`` the arrival (days from today, transfer lead time included), ``P`` the promised date
+(days from today), ``p`` the supply's P(delay) and ``d`` its days late if delayed (0 for stock on
+hand). The model maximizes Σ gain × units shipped, subject to one constraint family per function
+below; each row keeps its family name and subject, so explanations can name it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from allotment.allocation.problem import TIER_ORDER, AllocationProblem
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+#: Supply node kinds.
+ON_HAND, PO_LINE = 0, 1
+#: Constraint families (row names are ``family[subject]``).
+SUPPLY_ON_HAND = "supply_on_hand"
+SUPPLY_PO_LINE = "supply_po_line"
+OPEN_QUANTITY = "open_quantity"
+ALL_OR_NOTHING = "all_or_nothing"
+MINIMUM_FILL = "minimum_fill"
+PROTECTED_SHARE = "protected_share"
+LOCKED = "locked"
+INF = math.inf
+#: Extra units on every supply row (units). A transportation LP is degenerate whenever a line is
+#: filled exactly; its duals are then any point of an interval, and HiGHS may report the value of
+#: one unit *less* instead of one unit more. With a tiny extra quantity the optimal basis is the
+#: one that prices the next unit (the right derivative), and the plan, rounded back to whole
+#: units, is the same vertex.
+PERTURBATION = 1e-5
+
+
+@dataclass(frozen=True)
+class Network:
+    """Supply nodes, demand lines and the arcs between them, as column arrays.
+
+    Node arrays are indexed by node, line arrays by position in ``problem.lines``, arc arrays by
+    arc. ``protect_limit[r, n]`` caps what lines of tiers ranked below ``r`` may take from node
+    ``n`` (``inf``: no cap); see :func:`add_protected_share`.
+    """
+
+    problem: AllocationProblem
+    skus: list[str]
+    node_kind: IntArray
+    node_sku: IntArray
+    node_location: list[str]
+    node_po_line: IntArray  # PO line id, -1 for on-hand
+    node_capacity: FloatArray  # units
+    node_available: FloatArray  # expected availability, days from today
+    line_sku: IntArray
+    line_quantity: FloatArray
+    line_weight: FloatArray  # USD per unit
+    line_rank: IntArray  # tier rank, 0 = most protected
+    line_locked: FloatArray
+    line_minimum: FloatArray  # units (minimum fill × quantity)
+    line_group: IntArray  # all-or-nothing group, -1 for none
+    arc_line: IntArray
+    arc_node: IntArray
+    arc_gain: FloatArray  # USD per unit
+    arc_transfer: FloatArray  # USD per unit
+    arc_substitution: FloatArray  # USD per unit
+    arc_lateness: FloatArray  # USD per unit (lateness and waiting)
+    arc_arrival: FloatArray  # days from today (expected, delay-weighted)
+    arc_substitute: npt.NDArray[np.bool_]
+    protect_limit: FloatArray
+    protect_reserved: FloatArray  # units reserved for tiers ranked <= r at each node
+    n_groups: int = 0
+
+    @property
+    def n_lines(self) -> int:
+        return len(self.line_sku)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_sku)
+
+    @property
+    def n_arcs(self) -> int:
+        return len(self.arc_line)
+
+    @cached_property
+    def arcs_by_line(self) -> tuple[IntArray, IntArray]:
+        """Arcs grouped by line, most profitable first: (starts, arcs)."""
+        order = np.lexsort((-self.arc_gain, self.arc_line)).astype(np.int64)
+        starts = np.zeros(self.n_lines + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.arc_line, minlength=self.n_lines), out=starts[1:])
+        return starts, order
+
+    @cached_property
+    def as_lists(self) -> dict[str, Any]:
+        """Plain-list copies of the arrays the greedy loop reads (numpy scalars are slow)."""
+        starts, by_line = self.arcs_by_line
+        return {
+            "starts": starts.tolist(),
+            "by_line": by_line.tolist(),
+            "arc_node": self.arc_node.tolist(),
+            "arc_line": self.arc_line.tolist(),
+            "arc_gain": self.arc_gain.tolist(),
+            "line_rank": self.line_rank.tolist(),
+            "line_quantity": self.line_quantity.tolist(),
+            "line_group": self.line_group.tolist(),
+            "line_locked": self.line_locked.tolist(),
+            "line_minimum": self.line_minimum.tolist(),
+            "node_capacity": self.node_capacity.tolist(),
+            "protect_limit": self.protect_limit.tolist(),
+        }
+
+    def node_name(self, n: int) -> str:
+        """``SKU@LOCATION`` for stock on hand, ``PO line <id>`` for in-transit supply."""
+        if self.node_kind[n] == ON_HAND:
+            return f"{self.skus[self.node_sku[n]]}@{self.node_location[n]}"
+        return f"PO line {self.node_po_line[n]}"
+
+    def row_name(self, family: str, subject: int, extra: int = -1) -> str:
+        """The name of one constraint row, as it appears in explanations."""
+        if family in (SUPPLY_ON_HAND, SUPPLY_PO_LINE):
+            if self.node_kind[subject] == ON_HAND:
+                return f"{SUPPLY_ON_HAND}[{self.node_name(subject)}]"
+            return f"{SUPPLY_PO_LINE}[{self.node_po_line[subject]}]"
+        if family == PROTECTED_SHARE:
+            return f"{PROTECTED_SHARE}[{self.node_name(subject)}, {TIER_ORDER[extra]}]"
+        return f"{family}[{self.problem.lines[subject].name}]"
+
+
+def _days(problem: AllocationProblem, day: object) -> float:
+    from datetime import date
+
+    assert isinstance(day, date)
+    return float((day - problem.today).days)
+
+
+def build_network(problem: AllocationProblem) -> Network:
+    """Enumerate supply nodes and every arc that can serve a line (the variables)."""
+    sku_index: dict[str, int] = {}
+
+    def sku_of(name: str) -> int:
+        return sku_index.setdefault(name, len(sku_index))
+
+    kinds: list[int] = []
+    n_sku: list[int] = []
+    n_loc: list[str] = []
+    n_po: list[int] = []
+    n_cap: list[float] = []
+    n_avail: list[float] = []
+    n_p: list[float] = []
+    n_late: list[float] = []
+    stock_node: dict[tuple[str, str], int] = {}
+    for stock in problem.on_hand:
+        stock_node[(stock.sku, stock.location)] = len(kinds)
+        kinds.append(ON_HAND)
+        n_sku.append(sku_of(stock.sku))
+        n_loc.append(stock.location)
+        n_po.append(-1)
+        n_cap.append(float(stock.quantity))
+        n_avail.append(0.0)
+        n_p.append(0.0)
+        n_late.append(0.0)
+    # A zero-stock node where a line's own SKU is asked for, so the shadow price of one more
+    # unit there is reported even when nothing is on hand.
+    for line in problem.lines:
+        key = (line.sku, line.location)
+        if key not in stock_node:
+            stock_node[key] = len(kinds)
+            kinds.append(ON_HAND)
+            n_sku.append(sku_of(line.sku))
+            n_loc.append(line.location)
+            n_po.append(-1)
+            n_cap.append(0.0)
+            n_avail.append(0.0)
+            n_p.append(0.0)
+            n_late.append(0.0)
+    for po in problem.in_transit:
+        kinds.append(PO_LINE)
+        n_sku.append(sku_of(po.sku))
+        n_loc.append(po.location)
+        n_po.append(po.po_line_id)
+        n_cap.append(float(po.quantity))
+        n_avail.append(max(0.0, _days(problem, po.expected_arrival)))
+        n_p.append(po.p_delay)
+        n_late.append(po.days_late_if_delayed)
+
+    subs_of: dict[str, list[tuple[str, float]]] = {}
+    for sub in problem.substitutes:
+        subs_of.setdefault(sub.sku, []).append((sub.substitute_sku, sub.premium_rate))
+    rank_of = {t: r for r, t in enumerate(TIER_ORDER)}
+
+    # Candidates: (line, SKU it may ship, premium rate, substitute?) — its own SKU first.
+    c_line: list[int] = []
+    c_sku: list[int] = []
+    c_premium: list[float] = []
+    groups: dict[int, int] = {}
+    l_group: list[int] = []
+    for i, line in enumerate(problem.lines):
+        l_group.append(groups.setdefault(line.order_id, len(groups)) if line.all_or_nothing else -1)
+        c_line.append(i)
+        c_sku.append(sku_index[line.sku])
+        c_premium.append(-1.0)  # own SKU: no premium (marked -1 to tell it from a substitute)
+        if line.substitution_consent:
+            for sku, rate_ in subs_of.get(line.sku, ()):
+                if sku in sku_index:
+                    c_line.append(i)
+                    c_sku.append(sku_index[sku])
+                    c_premium.append(max(0.0, rate_))
+    # Expand each candidate to every node of its SKU (nodes grouped by SKU).
+    node_sku_arr = np.array(n_sku, dtype=np.int64)
+    by_sku = np.argsort(node_sku_arr, kind="stable")
+    sku_starts = np.searchsorted(node_sku_arr[by_sku], np.arange(len(sku_index) + 1))
+    cand_sku = np.array(c_sku, dtype=np.int64)
+    counts = sku_starts[cand_sku + 1] - sku_starts[cand_sku]
+    cand = np.repeat(np.arange(len(cand_sku)), counts)
+    offset = np.arange(len(cand)) - np.repeat(np.cumsum(counts) - counts, counts)
+    node = by_sku[sku_starts[cand_sku[cand]] + offset]
+    line_idx = np.array(c_line, dtype=np.int64)[cand]
+    premium = np.array(c_premium, dtype=np.float64)[cand]
+    # Lanes as a location × location matrix (same location: free and immediate).
+    loc_index: dict[str, int] = {}
+    for name in n_loc:
+        loc_index.setdefault(name, len(loc_index))
+    for line in problem.lines:
+        loc_index.setdefault(line.location, len(loc_index))
+    for ln in problem.lanes:
+        loc_index.setdefault(ln.origin, len(loc_index))
+        loc_index.setdefault(ln.destination, len(loc_index))
+    k = len(loc_index)
+    lane_cost = np.full((k, k), np.inf)
+    lane_lead = np.zeros((k, k))
+    np.fill_diagonal(lane_cost, 0.0)
+    for ln in problem.lanes:
+        lane_cost[loc_index[ln.origin], loc_index[ln.destination]] = ln.cost_per_unit
+        lane_lead[loc_index[ln.origin], loc_index[ln.destination]] = ln.lead_time_days
+    node_loc_idx = np.array([loc_index[x] for x in n_loc], dtype=np.int64)
+    line_loc_idx = np.array([loc_index[ln.location] for ln in problem.lines], dtype=np.int64)
+    cost = lane_cost[node_loc_idx[node], line_loc_idx[line_idx]]
+    ok = np.isfinite(cost)
+    node, line_idx, premium, cost = node[ok], line_idx[ok], premium[ok], cost[ok]
+    lead = lane_lead[node_loc_idx[node], line_loc_idx[line_idx]]
+    promised = np.array(
+        [(ln.promised_date - problem.today).days for ln in problem.lines], dtype=np.float64
+    )[line_idx]
+    p_arr = np.array(n_p, dtype=np.float64)[node]
+    d_arr = np.array(n_late, dtype=np.float64)[node]
+    arrival = np.array(n_avail, dtype=np.float64)[node] + lead
+    late = (1 - p_arr) * np.maximum(0.0, arrival - promised) + p_arr * np.maximum(
+        0.0, arrival + d_arr - promised
+    )
+    expected_arrival = arrival + p_arr * d_arr
+    unit_value = np.array([ln.unit_value for ln in problem.lines], dtype=np.float64)
+    weight = np.array([ln.priority_weight for ln in problem.lines], dtype=np.float64)
+    rate = problem.lateness_cost_per_unit_day
+    discount = problem.waiting_discount_per_day
+    order = np.lexsort((node, line_idx))
+
+    lines = problem.lines
+    line_quantity = np.array([ln.quantity for ln in lines], dtype=np.float64)
+    line_weight = np.array([ln.priority_weight for ln in lines], dtype=np.float64)
+    line_rank = np.array([rank_of[ln.tier] for ln in lines], dtype=np.int64)
+    arc_line = line_idx[order]
+    arc_node = node[order]
+    transfer = cost[order]
+    substitution = (np.maximum(premium, 0.0) * unit_value[line_idx])[order]
+    lateness = (rate * late + discount * weight[line_idx] * expected_arrival)[order]
+    node_capacity = np.array(n_cap, dtype=np.float64)
+    limit, reserved = _protection(
+        problem,
+        node_capacity,
+        np.array(kinds, dtype=np.int64),
+        arc_line,
+        arc_node,
+        line_rank,
+        line_quantity,
+    )
+    return Network(
+        problem=problem,
+        skus=list(sku_index),
+        node_kind=np.array(kinds, dtype=np.int64),
+        node_sku=np.array(n_sku, dtype=np.int64),
+        node_location=n_loc,
+        node_po_line=np.array(n_po, dtype=np.int64),
+        node_capacity=node_capacity,
+        node_available=np.array(n_avail, dtype=np.float64),
+        line_sku=np.array([sku_index[ln.sku] for ln in lines], dtype=np.int64),
+        line_quantity=line_quantity,
+        line_weight=line_weight,
+        line_rank=line_rank,
+        line_locked=np.array([ln.locked_quantity for ln in lines], dtype=np.float64),
+        line_minimum=np.array([ln.minimum_fill * ln.quantity for ln in lines], dtype=np.float64),
+        line_group=np.array(l_group, dtype=np.int64),
+        arc_line=arc_line,
+        arc_node=arc_node,
+        arc_gain=line_weight[arc_line] - transfer - substitution - lateness,
+        arc_transfer=transfer,
+        arc_substitution=substitution,
+        arc_lateness=lateness,
+        arc_arrival=expected_arrival[order],
+        arc_substitute=(premium >= 0)[order],
+        protect_limit=limit,
+        protect_reserved=reserved,
+        n_groups=len(groups),
+    )
+
+
+def _protection(
+    problem: AllocationProblem,
+    capacity: FloatArray,
+    node_kind: IntArray,
+    arc_line: IntArray,
+    arc_node: IntArray,
+    line_rank: IntArray,
+    line_quantity: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Per tier rank ``r`` and node: the units lines ranked below ``r`` may take at most.
+
+    The policy's protected share reserves ``share × supply`` for a tier before lower tiers are
+    served; the reservations cascade (what is reserved for VIP is also out of reach of standard
+    lines when premium is protected too). A reservation never exceeds what the protected tiers
+    ask of that node, so stock is not held back for demand that is not there. It applies to
+    stock on hand (per SKU-location, as the policy says), not to PO lines still in transit.
+    """
+    n_ranks = len(TIER_ORDER)
+    limit = np.full((n_ranks, len(capacity)), INF)
+    reserved = np.zeros((n_ranks, len(capacity)))
+    cumulative = 0.0
+    for r, tier in enumerate(TIER_ORDER[:-1]):
+        cumulative += float(problem.protected_share.get(tier, 0.0))
+        if cumulative <= 0 or len(arc_line) == 0:
+            continue
+        above = line_rank[arc_line] <= r
+        demand = np.bincount(
+            arc_node, weights=np.where(above, line_quantity[arc_line], 0.0), minlength=len(capacity)
+        )
+        below = np.bincount(arc_node, weights=(~above).astype(np.float64), minlength=len(capacity))
+        res = np.minimum(np.floor(cumulative * capacity + 1e-9), demand)
+        res[node_kind != ON_HAND] = 0.0
+        reserved[r] = res
+        active = (res > 0) & (below > 0)
+        limit[r, active] = capacity[active] - res[active]
+    return limit, reserved
+
+
+def components(net: Network, *, link_orders: bool = True) -> tuple[IntArray, IntArray]:
+    """Independent sub-problems: SKUs linked through consented substitutes or an order's
+    all-or-nothing lines (union-find over SKUs); ``link_orders=False`` ignores the latter
+    (the sub-problems once every all-or-nothing choice is fixed).
+
+    Returns
+    -------
+    (line_component, node_component)
+        A component label per line and per node (labels are 0..k-1).
+    """
+    parent = list(range(len(net.skus)))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    # An arc links the line's SKU with the SKU of the node it draws on (a substitute).
+    sub_arcs = np.flatnonzero(net.arc_substitute)
+    for a in sub_arcs:
+        union(int(net.line_sku[net.arc_line[a]]), int(net.node_sku[net.arc_node[a]]))
+    first_sku_of_group: dict[int, int] = {}
+    for i in np.flatnonzero(net.line_group >= 0) if link_orders else ():
+        g = int(net.line_group[i])
+        s = int(net.line_sku[i])
+        if g in first_sku_of_group:
+            union(first_sku_of_group[g], s)
+        else:
+            first_sku_of_group[g] = s
+    roots = np.array([find(s) for s in range(len(net.skus))], dtype=np.int64)
+    _, label = np.unique(roots, return_inverse=True)
+    label = label.astype(np.int64)
+    return label[net.line_sku], label[net.node_sku]
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+@dataclass
+class RowBlock:
+    """Rows of one constraint family, compressed by row (CSR over model columns)."""
+
+    family: str
+    subject: IntArray  # global line or node index per row
+    lower: FloatArray
+    upper: FloatArray
+    starts: IntArray  # len(rows) + 1
+    index: IntArray
+    value: FloatArray
+    extra: IntArray | None = None  # tier rank for protected-share rows
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.subject)
+
+
+@dataclass
+class Model:
+    """A model over a selection of arcs (columns) and the rows that constrain them."""
+
+    arcs: IntArray  # global arc index of column j (j < len(arcs))
+    groups: IntArray  # global all-or-nothing group of column len(arcs) + k
+    cost: FloatArray
+    col_upper: FloatArray
+    integer: npt.NDArray[np.bool_]
+    col_lower: FloatArray
+    lines: IntArray  # global line indices in the selection (also those without any arc)
+    blocks: list[RowBlock] = field(default_factory=list)
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.cost)
+
+
+def _grouped_rows(
+    family: str,
+    keys: IntArray,
+    cols: IntArray,
+    vals: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    subjects: IntArray,
+    extra: IntArray | None = None,
+) -> RowBlock:
+    """Rows with ``keys`` = row number (0..len(subjects)-1) per (col, val) entry."""
+    order = np.argsort(keys, kind="stable")
+    counts = np.bincount(keys, minlength=len(subjects))
+    starts = np.zeros(len(subjects) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return RowBlock(family, subjects, lower, upper, starts, cols[order], vals[order], extra)
+
+
+def _rows_by(
+    family: str,
+    owner: IntArray,
+    cols: IntArray,
+    lower_of: FloatArray,
+    upper_of: FloatArray,
+    keep: npt.NDArray[np.bool_] | None = None,
+    coef: FloatArray | None = None,
+) -> RowBlock:
+    """One row per distinct ``owner`` value (a line or node): Σ coef·x over its columns."""
+    vals = np.ones(len(cols)) if coef is None else coef
+    if keep is not None:
+        owner, cols, vals = owner[keep], cols[keep], vals[keep]
+    subjects, keys = np.unique(owner, return_inverse=True)
+    return _grouped_rows(
+        family,
+        keys.astype(np.int64),
+        cols,
+        vals,
+        lower_of[subjects],
+        upper_of[subjects],
+        subjects.astype(np.int64),
+    )
+
+
+def add_supply_per_sku_location(net: Network, m: Model) -> RowBlock:
+    """Σ units drawn from free stock of a SKU at a location ≤ on hand − committed."""
+    nodes = net.arc_node[m.arcs]
+    keep = net.node_kind[nodes] == ON_HAND
+    cap = net.node_capacity
+    return _rows_by(
+        SUPPLY_ON_HAND,
+        nodes,
+        np.arange(len(m.arcs)),
+        np.full(len(cap), -INF),
+        cap + PERTURBATION,
+        keep,
+    )
+
+
+def add_supply_per_po_line(net: Network, m: Model) -> RowBlock:
+    """Σ units promised from a PO line ≤ its open quantity."""
+    nodes = net.arc_node[m.arcs]
+    keep = net.node_kind[nodes] == PO_LINE
+    cap = net.node_capacity
+    return _rows_by(
+        SUPPLY_PO_LINE,
+        nodes,
+        np.arange(len(m.arcs)),
+        np.full(len(cap), -INF),
+        cap + PERTURBATION,
+        keep,
+    )
+
+
+def add_open_quantity(net: Network, m: Model) -> RowBlock:
+    """Σ units to a line ≤ its open quantity."""
+    lines = net.arc_line[m.arcs]
+    q = net.line_quantity
+    return _rows_by(OPEN_QUANTITY, lines, np.arange(len(m.arcs)), np.full(len(q), -INF), q)
+
+
+def add_all_or_nothing(net: Network, m: Model) -> RowBlock:
+    """Σ units to an all-or-nothing line = its quantity × y(order), y binary per order."""
+    lines = net.arc_line[m.arcs]
+    group_col = {int(g): len(m.arcs) + k for k, g in enumerate(m.groups)}
+    # Every selected line of an order, also one without any arc: it forces the order to zero.
+    sel_lines = m.lines[net.line_group[m.lines] >= 0].astype(np.int64)
+    if len(sel_lines) == 0 or len(m.groups) == 0:
+        return _empty(ALL_OR_NOTHING)
+    row_of = {int(ln): r for r, ln in enumerate(sel_lines)}
+    keys: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for j in np.flatnonzero(net.line_group[lines] >= 0):
+        keys.append(row_of[int(lines[j])])
+        cols.append(int(j))
+        vals.append(1.0)
+    for ln in sel_lines:
+        keys.append(row_of[int(ln)])
+        cols.append(group_col[int(net.line_group[ln])])
+        vals.append(-float(net.line_quantity[ln]))
+    zeros = np.zeros(len(sel_lines))
+    return _grouped_rows(
+        ALL_OR_NOTHING,
+        np.array(keys, dtype=np.int64),
+        np.array(cols, dtype=np.int64),
+        np.array(vals, dtype=np.float64),
+        zeros,
+        zeros.copy(),
+        sel_lines,
+    )
+
+
+def add_minimum_fill(net: Network, m: Model) -> RowBlock:
+    """Σ units to a line ≥ its contract's minimum fill share × open quantity."""
+    return _lower_bound_rows(MINIMUM_FILL, net, m, net.line_minimum)
+
+
+def add_locked(net: Network, m: Model) -> RowBlock:
+    """Σ units to a line ≥ the quantity already committed to it (kept by every plan)."""
+    return _lower_bound_rows(LOCKED, net, m, net.line_locked)
+
+
+def _lower_bound_rows(family: str, net: Network, m: Model, bound: FloatArray) -> RowBlock:
+    lines = net.arc_line[m.arcs]
+    subjects = np.unique(np.concatenate([lines, m.lines])).astype(np.int64)
+    subjects = subjects[bound[subjects] > 0]
+    if len(subjects) == 0:
+        return _empty(family)
+    row_of = np.full(net.n_lines, -1, dtype=np.int64)
+    row_of[subjects] = np.arange(len(subjects))
+    keys = row_of[lines]
+    keep = keys >= 0
+    return _grouped_rows(
+        family,
+        keys[keep],
+        np.flatnonzero(keep).astype(np.int64),
+        np.ones(int(keep.sum())),
+        bound[subjects],
+        np.full(len(subjects), INF),
+        subjects,
+    )
+
+
+def add_protected_share(net: Network, m: Model) -> RowBlock:
+    """Σ units lower tiers draw from a node ≤ supply − the share reserved for higher tiers."""
+    lines = net.arc_line[m.arcs]
+    nodes = net.arc_node[m.arcs]
+    keys: list[IntArray] = []
+    cols: list[IntArray] = []
+    subjects: list[int] = []
+    extra: list[int] = []
+    upper: list[float] = []
+    for r in range(net.protect_limit.shape[0]):
+        lim = net.protect_limit[r]
+        take = np.isfinite(lim[nodes]) & (net.line_rank[lines] > r)
+        if not take.any():
+            continue
+        uniq, inv = np.unique(nodes[take], return_inverse=True)
+        keys.append(inv.astype(np.int64) + len(subjects))
+        cols.append(np.flatnonzero(take).astype(np.int64))
+        subjects += [int(u) for u in uniq]
+        extra += [r] * len(uniq)
+        upper += [float(lim[u]) for u in uniq]
+    if not subjects:
+        return _empty(PROTECTED_SHARE)
+    k = np.concatenate(keys)
+    c = np.concatenate(cols)
+    return _grouped_rows(
+        PROTECTED_SHARE,
+        k,
+        c,
+        np.ones(len(c)),
+        np.full(len(subjects), -INF),
+        np.array(upper, dtype=np.float64),
+        np.array(subjects, dtype=np.int64),
+        np.array(extra, dtype=np.int64),
+    )
+
+
+def _empty(family: str) -> RowBlock:
+    z = np.zeros(0, dtype=np.int64)
+    f = np.zeros(0, dtype=np.float64)
+    return RowBlock(family, z, f, f, np.zeros(1, dtype=np.int64), z, f)
+
+
+#: The constraint families, in the order rows are added.
+FAMILIES = (
+    add_supply_per_sku_location,
+    add_supply_per_po_line,
+    add_open_quantity,
+    add_all_or_nothing,
+    add_minimum_fill,
+    add_protected_share,
+    add_locked,
+)
+
+
+def build_model(
+    net: Network,
+    arcs: IntArray,
+    lines: IntArray,
+    *,
+    integer: bool,
+    integer_units: bool = False,
+    fixed_groups: dict[int, float] | None = None,
+    drop_all_or_nothing: bool = False,
+) -> Model:
+    """Variables and every constraint family for the lines ``lines`` and arcs ``arcs``.
+
+    Parameters
+    ----------
+    arcs, lines
+        The selection (a union of whole components), global indices.
+    integer
+        All-or-nothing choices are binary (a MIP); else an LP.
+    integer_units
+        Units are integer too (only needed when the LP optimum is fractional).
+    fixed_groups
+        All-or-nothing choices fixed at these values (the LP re-solve that yields duals).
+    drop_all_or_nothing
+        Leave the all-or-nothing rows out (the relaxation that proposes which orders ship).
+    """
+    groups = np.unique(net.line_group[lines])
+    groups = groups[groups >= 0].astype(np.int64)
+    if drop_all_or_nothing:
+        groups = groups[:0]
+    arc_upper = net.line_quantity[net.arc_line[arcs]]
+    group_upper = np.ones(len(groups))
+    group_lower = np.zeros(len(groups))
+    if fixed_groups:
+        for k, g in enumerate(groups):
+            if int(g) in fixed_groups:
+                group_lower[k] = group_upper[k] = fixed_groups[int(g)]
+    m = Model(
+        arcs=arcs,
+        groups=groups,
+        cost=np.concatenate([net.arc_gain[arcs], np.zeros(len(groups))]),
+        col_upper=np.concatenate([arc_upper, group_upper]),
+        integer=np.concatenate(
+            [np.full(len(arcs), integer_units), np.full(len(groups), integer)]
+        ).astype(np.bool_),
+        col_lower=np.concatenate([np.zeros(len(arcs)), group_lower]),
+        lines=lines,
+    )
+    m.blocks = [family(net, m) for family in FAMILIES]
+    return m
+
+
+def model_lp_arrays(
+    m: Model,
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray, FloatArray]:
+    """All rows stacked: (lower, upper, starts, index, value)."""
+    blocks: Sequence[RowBlock] = [b for b in m.blocks if b.n_rows]
+    if not blocks:
+        return (
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros(1, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0),
+        )
+    lower = np.concatenate([b.lower for b in blocks])
+    upper = np.concatenate([b.upper for b in blocks])
+    index = np.concatenate([b.index for b in blocks])
+    value = np.concatenate([b.value for b in blocks])
+    starts_parts = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for b in blocks:
+        starts_parts.append(b.starts[1:] + offset)
+        offset += int(b.starts[-1])
+    return lower, upper, np.concatenate(starts_parts), index, value

@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI). Nothing below this package imports FastAPI."""

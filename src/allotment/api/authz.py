@@ -1,0 +1,37 @@
+"""The authorization table: permission -> roles allowed. Deny by default.
+
+Every route under ``/api/v1`` declares exactly one permission (``deps.require``); a route that
+declares none is refused when the app is built, and the tests walk every route x method x role
+against this table. Later route groups (events, approvals, allocations, ...) add their rows here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from allotment.users.roles import Role
+
+R = Role
+ALL_ROLES: frozenset[Role] = frozenset(Role)
+# Roles that work backorders day to day (and so may open and move them).
+OPERATIONS: frozenset[Role] = frozenset(
+    {R.PLANNER, R.CUSTOMER_SERVICE, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}
+)
+
+AUTHORIZATION: Mapping[str, frozenset[Role]] = {
+    "me:read": ALL_ROLES,
+    "backorders:read": ALL_ROLES,
+    "backorders:create": OPERATIONS,
+    # Status changes follow supply and escalation: not customer service's or sales' to make.
+    "backorders:transition": OPERATIONS - {R.CUSTOMER_SERVICE},
+    "models:read": ALL_ROLES,
+}
+
+# Routes that need no credentials (besides the OpenAPI documents).
+PUBLIC_PATHS: frozenset[str] = frozenset({"/health", "/ready", "/api/v1/auth/token"})
+
+
+def allowed(permission: str, role: Role | str) -> bool:
+    """Whether ``role`` holds ``permission`` (unknown permission or role: no)."""
+    roles = AUTHORIZATION.get(permission)
+    return roles is not None and role in {r.value for r in roles}

@@ -1,0 +1,1 @@
+"""Request and response bodies (``XRead``, ``XCreate``), one module per domain."""

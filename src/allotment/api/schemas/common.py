@@ -1,0 +1,38 @@
+"""Bodies shared by every route group."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+T = TypeVar("T")
+
+# Ids and quantities are 32-bit integer columns; a larger number is a 422, not a database error.
+MAX_INT = 2**31 - 1
+# Money filters and amounts, USD: far above any order, far below the 64-bit cents column's limit.
+MAX_USD = Decimal("1000000000000")
+# Text parameters: PostgreSQL refuses NUL characters in text, so they are refused at the edge.
+NO_NUL = r"^[^\x00]*$"
+
+
+class RequestBody(BaseModel):
+    """Base of every request body: unknown (and so server-owned) fields are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a cursor-paginated list; pass ``next_cursor`` back as ``cursor``."""
+
+    items: list[T]
+    next_cursor: str | None
+    limit: int

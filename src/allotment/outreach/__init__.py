@@ -1,0 +1,1 @@
+"""Outreach: the customers to call first, why, and what to tell them."""

@@ -1,0 +1,429 @@
+"""Backlog scoring: risks for every open backorder, the blend, one snapshot per backorder."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from allotment.domain.models import PolicyVersion
+from allotment.explain import cache as explain_cache
+from allotment.features.frame import Task
+from allotment.features.tables import day_to_timestamp, load_tables, to_day
+from allotment.modeling import registry
+from allotment.policy.schema import Policy
+from allotment.scoring import repository as repo
+from allotment.scoring.blend import COMPONENTS, BlendResult, Exposures, Risks, blend, needed_models
+from allotment.scoring.risks import TaskRisk, explainer_for, task_risk
+
+Progress = Callable[[str], None]
+#: Which id of a backorder row is the subject of each task's frame.
+SUBJECT_COLUMN = {
+    Task.SLA_BREACH: "order_line_id",
+    Task.CHURN: "customer_id",
+    Task.SUPPLIER_DELAY: "po_line_id",
+}
+#: PO line statuses whose supply is still to come (a delay risk applies).
+_OPEN_SUPPLY = ("open", "partially_received")
+_TASKS = (Task.SLA_BREACH, Task.CHURN, Task.SUPPLIER_DELAY)
+#: Flag problems that made a backorder fall back to the rule terms.
+_FALLBACKS = ("model_unavailable", "no_feature_row")
+
+
+@dataclass(frozen=True)
+class ScoredBackorder:
+    """One backorder's score, as summarised for a person."""
+
+    backorder_id: int
+    number: str
+    customer: str
+    tier: str
+    priority: float
+    components: dict[str, float]
+    degraded: bool
+    top_reason: str
+
+
+@dataclass(frozen=True)
+class ScoreRunResult:
+    """What a scoring run did."""
+
+    run_id: int
+    trigger: str
+    as_of: date
+    policy_version_id: int
+    policy_name: str
+    model_versions: dict[str, int]
+    unavailable: dict[str, str]
+    scored: int
+    degraded: int
+    explained: int
+    top: list[ScoredBackorder]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "trigger": self.trigger,
+            "as_of": self.as_of.isoformat(),
+            "policy_version_id": self.policy_version_id,
+            "policy_name": self.policy_name,
+            "model_versions": self.model_versions,
+            "unavailable": self.unavailable,
+            "scored": self.scored,
+            "degraded": self.degraded,
+            "explained": self.explained,
+            "top": [vars(t) for t in self.top],
+            "seconds": self.seconds,
+        }
+
+
+def _active_policy(session: Session) -> tuple[PolicyVersion, Policy]:
+    from allotment.policy import service as policy_service
+
+    return policy_service.active_policy(session)
+
+
+def exposures_of(
+    bos: pd.DataFrame, contracts: pd.DataFrame, open_value: dict[int, float], as_of_day: int
+) -> Exposures:
+    """What each open backorder puts at stake, from :func:`repository.open_backorders` rows,
+    the contracts in force, each customer's open backorder value (USD) and the as-of day number
+    (days since 1970-01-01); shared with the policy what-if so both measure the same."""
+    cust = bos["customer_id"].to_numpy(np.int64)
+    con = contracts.reindex(cust)
+    qty = bos["open_quantity"].to_numpy(np.float64)  # units
+    price = bos["unit_price"].to_numpy(np.float64)  # USD per unit
+    value = qty * price
+    created = (
+        bos["created_at"].to_numpy("datetime64[D]") - np.datetime64("1970-01-01", "D")
+    ).astype(np.int64)
+    has_supply = (
+        bos["po_line_id"].notna().to_numpy() & bos["po_line_status"].isin(_OPEN_SUPPLY).to_numpy()
+    )
+    return Exposures(
+        tier=list(bos["tier"]),
+        is_emergency=bos["is_emergency"].to_numpy(bool),
+        value_at_risk=value,
+        margin_at_risk=qty * (price - bos["unit_cost"].to_numpy(np.float64)),
+        penalty_rate_per_day=con["penalty_rate_per_day"].to_numpy(np.float64),
+        penalty_cap_rate=con["penalty_cap_rate"].to_numpy(np.float64),
+        lifetime_value=bos["lifetime_value"].to_numpy(np.float64),
+        customer_open_value=np.array([open_value.get(int(c), 0.0) for c in cust]),
+        has_supply=has_supply,
+        days_waiting=(as_of_day - created).astype(np.float64),
+    )
+
+
+def score(
+    session: Session,
+    *,
+    ids: Sequence[int] | None = None,
+    as_of: date | datetime | str | None = None,
+    trigger: str | None = None,
+    explain_top: int = 50,
+    progress: Progress | None = None,
+    policy: tuple[PolicyVersion, Policy] | None = None,
+) -> ScoreRunResult:
+    """Score open backorders (all, or ``ids``) with the active policy and champion models."""
+    say = progress or (lambda _msg: None)
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    started = datetime.now(UTC)
+    version, pol = policy or _active_policy(session)
+    say("loading open backorders")
+    bos = repo.open_backorders(session=session, ids=ids)
+    clock["backorders"] = time.perf_counter() - t0
+    say("loading facts for features")
+    t_facts = time.perf_counter()
+    tables = load_tables(session.connection())
+    clock["facts"] = time.perf_counter() - t_facts
+    day = tables.data_end if as_of is None else to_day(as_of)
+    day_date: date = day_to_timestamp(np.array([day]))[0].date()
+    contracts = repo.contracts_at(
+        session=session, customer_ids=bos["customer_id"].tolist(), on=day_date
+    )
+    open_value = repo.customer_open_value(session=session, customer_ids=bos["customer_id"].tolist())
+    clock["load"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    risks: dict[Task, TaskRisk] = {}
+    for task in _TASKS:
+        say(f"predicting {task.value}")
+        risks[task] = task_risk(
+            task,
+            tables,
+            day_date,
+            use_models=pol.blend.use_models,
+            subjects=bos[SUBJECT_COLUMN[task]].to_numpy(),
+        )
+        for stage, seconds in risks[task].seconds.items():
+            clock[f"{task.value}.{stage}"] = seconds
+    clock["predict"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    x = exposures_of(bos, contracts, open_value, day)
+    need = dict(zip(_TASKS, needed_models(pol, x.has_supply), strict=True))
+    n = len(bos)
+    p = {task: np.full(n, np.nan) for task in _TASKS}
+    rows = {task: np.full(n, -1, dtype=np.int64) for task in _TASKS}
+    for task, tr in risks.items():
+        if tr.version is None:
+            continue
+        subject = bos[SUBJECT_COLUMN[task]].to_numpy()
+        idx = np.array(
+            [tr.row_of.get(int(s), -1) if not pd.isna(s) else -1 for s in subject], dtype=np.int64
+        )
+        rows[task] = idx
+        found = idx >= 0
+        p[task][found] = tr.probability[idx[found]]
+    result = blend(
+        x,
+        Risks(p[Task.SLA_BREACH], p[Task.CHURN], p[Task.SUPPLIER_DELAY]),
+        pol,
+    )
+    clock["blend"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    model_versions = {tr.model_name: tr.version for tr in risks.values() if tr.version is not None}
+    run = repo.create_run(
+        session=session,
+        trigger=trigger or ("full" if ids is None else "ids"),
+        policy_version_id=version.id,
+        model_versions=model_versions,
+        started_at=started,
+    )
+    run.as_of = day_date
+    bo_ids = bos["backorder_id"].to_numpy(np.int64)
+    snapshots, flags = _snapshot_rows(
+        run_id=run.id,
+        scored_at=repo.db_timestamp(session, started),
+        policy_version_id=version.id,
+        model_versions=model_versions,
+        as_of=day_date,
+        bos=bos,
+        risks=risks,
+        rows=rows,
+        need=need,
+        has_supply=x.has_supply,
+        p=p,
+        result=result,
+    )
+    say(f"writing {n:,} snapshots")
+    repo.insert_snapshots(session=session, rows=snapshots)
+    repo.set_priorities(
+        session=session,
+        priorities=dict(zip(bo_ids.tolist(), result.priority.tolist(), strict=True)),
+    )
+    run.scored = n
+    run.degraded = int(result.degraded.sum())
+    run.finished_at = datetime.now(UTC)
+    session.flush()
+    clock["write"] = time.perf_counter() - t3
+
+    # Highest priority first; ties by id, so the ranking is deterministic.
+    order = np.lexsort((bo_ids, -result.priority))
+    explained = 0
+    if explain_top > 0 and pol.blend.use_models and n:
+        t4 = time.perf_counter()
+        say(f"explaining the top {min(explain_top, n)}")
+        explained = _explain_eagerly(session, risks, rows, order[:explain_top])
+        clock["explain"] = time.perf_counter() - t4
+    top = [
+        ScoredBackorder(
+            backorder_id=int(bo_ids[i]),
+            number=str(bos["number"].iat[i]),
+            customer=str(bos["customer_name"].iat[i]),
+            tier=str(bos["tier"].iat[i]),
+            priority=float(result.priority[i]),
+            components=result.row(i),
+            degraded=bool(result.degraded[i]),
+            top_reason=_top_reason(result.row(i), bool(result.degraded[i]), flags[i]),
+        )
+        for i in order[:10]
+    ]
+    clock["total"] = time.perf_counter() - t0
+    return ScoreRunResult(
+        run_id=run.id,
+        trigger=run.trigger,
+        as_of=day_date,
+        policy_version_id=version.id,
+        policy_name=version.name,
+        model_versions=model_versions,
+        unavailable={tr.model_name: tr.reason for tr in risks.values() if tr.reason is not None},
+        scored=n,
+        degraded=int(result.degraded.sum()),
+        explained=explained,
+        top=top,
+        seconds=clock,
+    )
+
+
+#: JSON of six floats in :data:`COMPONENTS` order (``repr`` of a finite float is valid JSON).
+_COMPONENTS_JSON = "{" + ",".join(f'"{name}":%r' for name in COMPONENTS) + "}"
+
+
+def _finite(a: npt.NDArray[np.float64]) -> list[list[float]]:
+    # JSON has no NaN/inf; blend outputs are finite unless an input was infinite.
+    out: list[list[float]] = np.nan_to_num(a, nan=0.0, posinf=1e300, neginf=0.0).tolist()
+    return out
+
+
+def _snapshot_rows(
+    *,
+    run_id: int,
+    scored_at: Any,
+    policy_version_id: int,
+    model_versions: dict[str, int],
+    as_of: date,
+    bos: pd.DataFrame,
+    risks: dict[Task, TaskRisk],
+    rows: dict[Task, npt.NDArray[np.int64]],
+    need: dict[Task, npt.NDArray[np.bool_]],
+    has_supply: npt.NDArray[np.bool_],
+    p: dict[Task, npt.NDArray[np.float64]],
+    result: BlendResult,
+) -> tuple[list[tuple[Any, ...]], list[list[dict[str, Any]]]]:
+    """The ``score_snapshots`` rows for an executemany insert, and each row's flags.
+
+    JSON columns are built as JSON text here, once (see
+    :func:`allotment.scoring.repository.insert_snapshots`): a 100k backlog spends more time
+    in per-value type processing than in the database otherwise.
+    """
+    n = len(bos)
+    # Plain Python lists: indexing numpy scalars one by one costs more than the insert.
+    bo_ids = bos["backorder_id"].astype(int).tolist()
+    subjects = {task: [_opt_int(v) for v in bos[SUBJECT_COLUMN[task]]] for task in _TASKS}
+    prob = {task: [_opt(v) for v in p[task].tolist()] for task in _TASKS}
+    row_of = {task: rows[task].tolist() for task in _TASKS}
+    need_of = {task: need[task].tolist() for task in _TASKS}
+    comps = _finite(result.components)
+    exposures = _finite(result.exposure)
+    priority = result.priority.tolist()
+    degraded = result.degraded.tolist()
+    rule_only = result.rule_only.tolist()
+    multiplier = result.multiplier.tolist()
+    supply = has_supply.tolist()
+    po_status = bos["po_line_status"].tolist()
+    day = as_of.isoformat()
+    versions_json = json.dumps(model_versions, sort_keys=True)
+    out: list[tuple[Any, ...]] = []
+    all_flags: list[list[dict[str, Any]]] = []
+    for i in range(n):
+        flags: list[dict[str, Any]] = []  # the scoring's own flags (fallbacks, no supply)
+        inputs_flagged: list[str] = []  # input flags, already JSON
+        digests: list[str] = []
+        for task in _TASKS:
+            tr = risks[task]
+            r = row_of[task][i]
+            if r >= 0:
+                digests.append(f'"{tr.model_name}":"{tr.digests[r]}"')
+                if tr.flags[r]:
+                    inputs_flagged.append(tr.flags[r])
+            elif need_of[task][i]:
+                flags.append(
+                    {
+                        "model": tr.model_name,
+                        "problem": "model_unavailable" if tr.reason else "no_feature_row",
+                        "detail": tr.reason
+                        or f"no {task.value} feature row for {SUBJECT_COLUMN[task]}"
+                        f" {subjects[task][i]} as of {day}",
+                    }
+                )
+        po_line = subjects[Task.SUPPLIER_DELAY][i]
+        if po_line is not None and not supply[i]:
+            flags.append(
+                {
+                    "model": risks[Task.SUPPLIER_DELAY].model_name,
+                    "problem": "supply_not_pending",
+                    "detail": f"PO line {po_line} is {po_status[i]}: no delay risk",
+                }
+            )
+        all_flags.append(flags)
+        if flags:
+            inputs_flagged.extend(json.dumps(f) for f in flags)
+        inputs = (
+            f'{{"multiplier":{multiplier[i]!r},'
+            f'"rule_only":{"true" if rule_only[i] else "false"},'
+            f'"exposures":{_COMPONENTS_JSON % tuple(exposures[i])}}}'
+        )
+        # In repository.SNAPSHOT_COLUMNS order.
+        out.append(
+            (
+                run_id,
+                bo_ids[i],
+                scored_at,
+                policy_version_id,
+                versions_json,
+                prob[Task.SUPPLIER_DELAY][i],
+                prob[Task.SLA_BREACH][i],
+                prob[Task.CHURN][i],
+                _COMPONENTS_JSON % tuple(comps[i]),
+                priority[i],
+                degraded[i],
+                "[" + ",".join(inputs_flagged) + "]",
+                "{" + ",".join(digests) + "}",
+                inputs,
+            )
+        )
+    return out, all_flags
+
+
+def _opt(v: float) -> float | None:
+    return None if v != v else float(v)  # NaN (unavailable) -> None
+
+
+def _opt_int(v: Any) -> int | None:
+    return None if pd.isna(v) else int(v)
+
+
+_LABELS = {
+    "sla": "SLA penalty exposure",
+    "churn": "relationship value at risk",
+    "delay": "supply delay on value",
+    "value": "value at risk",
+    "margin": "margin at risk",
+    "age": "days waiting",
+}
+
+
+def _top_reason(comps: dict[str, float], degraded: bool, flags: list[dict[str, Any]]) -> str:
+    name, usd = max(comps.items(), key=lambda kv: (kv[1], kv[0]))
+    text = f"{_LABELS[name]} ${usd:,.0f}"
+    if degraded:
+        why = next((f["problem"] for f in flags if f["problem"] in _FALLBACKS), "")
+        text += f" (degraded: {why})"
+    return text
+
+
+def _explain_eagerly(
+    session: Session,
+    risks: dict[Task, TaskRisk],
+    rows: dict[Task, npt.NDArray[np.int64]],
+    top: npt.NDArray[np.int64],
+) -> int:
+    """Fill the explanation cache for the top rows (each model's distinct feature rows)."""
+    done = 0
+    for task in _TASKS:
+        tr = risks[task]
+        if tr.version is None or tr.X is None:
+            continue
+        wanted = sorted({int(rows[task][i]) for i in top if rows[task][i] >= 0})
+        if not wanted:
+            continue
+        loaded = registry.load_version(tr.model_name, tr.version, tr.features)
+        X = tr.X.iloc[wanted]
+        values = [dict(zip(X.columns, row, strict=True)) for row in X.itertuples(index=False)]
+        explain_cache.get_or_explain(
+            session, explainer_for(loaded), values, [tr.digests[r] for r in wanted]
+        )
+        done += len(wanted)
+    return done
