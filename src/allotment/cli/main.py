@@ -17,6 +17,7 @@ from allotment.cli import io as io_cli
 from allotment.cli import models as models_cli
 from allotment.cli import outreach as outreach_cli
 from allotment.cli import policy as policy_cli
+from allotment.cli import recommend as recommend_cli
 from allotment.cli import score as score_cli
 from allotment.cli import serve as serve_cli
 from allotment.cli import train as train_cli
@@ -43,4 +44,5 @@ app.command("score")(score_cli.score)
 app.command("explain")(score_cli.explain)
 app.command("outreach")(outreach_cli.outreach)
 app.command("allocate")(allocate_cli.allocate)
+app.command("recommend")(recommend_cli.recommend)
 app.command("serve")(serve_cli.serve)

@@ -665,3 +665,60 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- recommendations (actions for backorders the plan cannot resolve in time) ---------------
+
+#: Statuses of a recommendation; the approval workflow moves them.
+RECOMMENDATION_STATUSES: tuple[str, ...] = (
+    "proposed",
+    "pending_approval",
+    "approved",
+    "rejected",
+    "executed",
+    "superseded",
+)
+
+
+class Recommendation(Base):
+    """One recommended action for one backorder, valued and routed (money in USD)."""
+
+    __tablename__ = "recommendations"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('proposed', 'pending_approval', 'approved', 'rejected', 'executed',"
+            " 'superseded')",
+            name="status_known",
+        ),
+        Index(
+            "ix_recommendations_customer_product_created", "customer_id", "product_id", "created_at"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"), index=True)
+    # Denormalised so the 24-hour same-customer-and-SKU window is one indexed query.
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    # 1 = best net value among the backorder's recommendations of one generation.
+    rank: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[Decimal] = mapped_column(Money)
+    benefit: Mapped[Decimal] = mapped_column(Money)
+    net_value: Mapped[Decimal] = mapped_column(Money)
+    # Money the action commits (fee, purchase, credit).
+    committed: Mapped[Decimal] = mapped_column(Money)
+    # This recommendation's approval amount (value at stake + money committed) ...
+    amount: Mapped[Decimal] = mapped_column(Money)
+    # ... and the amount it was routed on (summed over the same customer and SKU's window).
+    routed_amount: Mapped[Decimal] = mapped_column(Money)
+    route: Mapped[dict[str, Any]] = mapped_column(JSON)
+    needs_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    explanation: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
+    model_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    allocation_run_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_runs.id"))

@@ -242,6 +242,31 @@ class Allocation(_Strict):
         return self
 
 
+class Recommendations(_Strict):
+    """Fees and limits of recommended actions (see :mod:`allotment.recommend.actions`).
+
+    Rates are shares of a money amount; fees are USD; durations are days.
+    """
+
+    # Recommendations kept per backorder, best net value first.
+    max_per_backorder: int = Field(4, ge=1, le=7)
+    # Expediting a PO line costs this share of the value of the units expedited (at PO cost)...
+    expedite_fee_rate: Decimal = Field(Decimal("0.15"), ge=0)
+    # ...plus this fixed fee per expedite (USD).
+    expedite_fixed_fee: Decimal = Field(Decimal("250"), ge=0)
+    # Share of the days still to go that an expedite saves (air instead of ocean, priority).
+    expedite_time_saved_share: float = Field(0.5, ge=0, le=1)
+    # Premium over the product's cost of a spot buy from an alternate supplier.
+    spot_buy_premium_rate: Decimal = Field(Decimal("0.10"), ge=0)
+    # Outreach offer: a credit of this share of the late units' value (USD).
+    outreach_credit_rate: Decimal = Field(Decimal("0.05"), ge=0, le=1)
+    # Extra freight and handling of a second shipment when the available part ships now (USD).
+    partial_shipment_cost: Decimal = Field(Decimal("75"), ge=0)
+    # Window (hours) within which recommendations for the same customer and SKU are summed
+    # for routing, so splitting an action does not dodge an approval threshold.
+    split_window_hours: int = Field(24, ge=0)
+
+
 class Policy(_Strict):
     """A complete policy document."""
 
@@ -254,6 +279,7 @@ class Policy(_Strict):
     notifications: tuple[NotificationRule, ...] = Field(default_factory=_default_notifications)
     outreach: Outreach = Field(default_factory=Outreach)
     allocation: Allocation = Field(default_factory=Allocation)
+    recommendations: Recommendations = Field(default_factory=Recommendations)
 
     @field_validator("escalations")
     @classmethod

@@ -1,0 +1,1 @@
+"""Recommended actions for backorders the allocation cannot resolve in time, valued and routed."""
