@@ -16,7 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## create .venv and install the locked dependencies
 
-demo: install ## set up the embedded database, generate the small world, show what it made
+demo: install ## embedded database, medium world, trained champions, scores, demo users; then serve
 	$(BIN)/allotment demo
 
 test: install lint typecheck pytest ## lint, type-check and run the whole test suite

@@ -92,6 +92,11 @@ def test_every_open_backorder_is_scored_and_stored(scored: Session) -> None:
         assert s.p_sla_breach is not None and 0 <= s.p_sla_breach <= 1
         assert s.components["churn"] == 0 and not s.degraded
         assert "allotment-sla-breach" in s.feature_digests
+    # Backorders waiting on open supply carry the ETA P50/P90 of the delay model's quantiles.
+    etas = [s.inputs["eta"] for s in snaps if "eta" in s.inputs]
+    assert etas, "some open backorders wait on open PO lines"
+    assert all(run.as_of is not None and e["p50"] > run.as_of.isoformat() for e in etas)
+    assert all(e["p50"] <= e["p90"] for e in etas)
     stored = dict(session.execute(select(Backorder.id, Backorder.priority)).all())
     assert all(stored[s.backorder_id] == s.priority for s in snaps)
     # The top of the queue, highest first, and explained in advance.

@@ -1,11 +1,14 @@
 """``allotment demo``: the single entry point that sets up and shows a working Allotment.
 
-It migrates the embedded database, generates the ``small`` synthetic world once, trains the
+It migrates the embedded database, generates the ``medium`` synthetic world once, trains the
 three risk models unless champions that fit today's features are already registered (then it
 reuses them), and prints what is there. Later stages (scoring, the service) extend this command.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -21,15 +24,22 @@ from allotment.domain.models import Backorder, Base, SimWorld
 from allotment.features.frame import Task
 from allotment.world.generate import generate as generate_world
 
-DEMO_SCALE = "small"
+# medium, not small: on small's shorter history the supplier-delay model misses the gate's
+# calibration ceiling (ECE 0.034 > 0.03), and the demo does not force the gate.
+DEMO_SCALE = "medium"
 DEMO_SEED = 7
 DEMO_ACTOR = "demo"
+DEMO_USERS_FILE = "demo-users.json"
 
 
 def demo(
     seed: int = typer.Option(DEMO_SEED, "--seed", min=0, help="Seed of the demo world."),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="End by running the service (Ctrl-C stops it)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port of the service."),
 ) -> None:
-    """Set up the embedded database with the small synthetic world and show what it holds."""
+    """Set up a synthetic world, its risk models and scores, then run the service."""
     console = Console(highlight=False)
     settings = get_settings()
     engine = make_engine()
@@ -54,19 +64,75 @@ def demo(
                 console.print(
                     f"world already present: scale {world.scale!r}, seed {world.seed},"
                     f" today {world.today} (regenerate with"
-                    " `allotment generate --scale small --seed N --replace`)"
+                    f" `allotment generate --scale {DEMO_SCALE} --seed N --replace`)"
                 )
             else:
                 console.print("the database holds imported data; nothing generated")
             _print_counts(engine, console)
         ensure_champions(engine, console)
+        score_backlog(console)
+        users = ensure_demo_users(settings.data_dir, console)
     finally:
         engine.dispose()
     console.rule("next")
     console.print(
-        "try: allotment backorders show 1 · allotment db status · allotment export customers"
-        " customers.csv · allotment --help"
+        "try: allotment score · allotment explain ID [--vs ID] · allotment outreach ·"
+        " allotment allocate · allotment recommend · allotment policy whatif FILE ·"
+        " allotment --help"
     )
+    if serve:
+        from allotment.cli.serve import serve as run_service
+
+        name, password = next(iter(users.items()))
+        console.rule("[bold]service")
+        console.print(
+            f"API docs: http://127.0.0.1:{port}/docs · a token:  curl -s -X POST"
+            f" http://127.0.0.1:{port}/api/v1/auth/token -d username={name} -d"
+            f" password={password}"
+        )
+        run_service(host="127.0.0.1", port=port, workers=1)
+
+
+def score_backlog(console: Console) -> None:
+    """Score every open backorder with the champions there are and the active policy."""
+    from allotment.cli.common import app_errors, unit_of_work
+    from allotment.cli.score import print_run
+    from allotment.scoring.service import score
+
+    console.rule("[bold]priorities")
+    with app_errors(), unit_of_work() as session:
+        result = score(session, trigger="demo", progress=lambda msg: console.print(f"  {msg}"))
+    print_run(result)
+
+
+def ensure_demo_users(data_dir: Path, console: Console) -> dict[str, str]:
+    """One demo user per role, with passwords kept in ``<data dir>/demo-users.json`` (0600).
+
+    The file exists only for the demo: its passwords are printed so people can sign in. Users
+    are created the first time and reused after; returns name -> password.
+    """
+    from allotment.cli.common import app_errors, unit_of_work
+    from allotment.users import repository as user_repo
+    from allotment.users.roles import Role
+    from allotment.users.service import create_user, generate_password
+
+    file = data_dir / DEMO_USERS_FILE
+    known: dict[str, str] = json.loads(file.read_text()) if file.exists() else {}
+    with app_errors(), unit_of_work() as session:
+        for role in Role:
+            name = f"demo-{role.value.replace('_', '-')}"
+            if user_repo.find_user(session=session, name=name) is not None:
+                continue
+            known[name] = known.get(name) or generate_password()
+            create_user(session, name=name, role=role, password=known[name])
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(json.dumps(known, indent=2))
+        file.chmod(0o600)
+    table = Table("user", "role", "password", title=f"demo users (also in {file})")
+    for name, password in known.items():
+        table.add_row(name, name.removeprefix("demo-").replace("-", "_"), password)
+    console.print(table)
+    return known
 
 
 def ensure_champions(engine: Engine, console: Console) -> dict[str, int | None]:

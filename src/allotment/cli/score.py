@@ -62,10 +62,10 @@ def score(
     if as_json:
         _print_json(result.to_dict())
         return
-    _print_run(result)
+    print_run(result)
 
 
-def _print_run(result: ScoreRunResult) -> None:
+def print_run(result: ScoreRunResult) -> None:
     versions = ", ".join(f"{k} v{v}" for k, v in result.model_versions.items()) or "none"
     console.print(
         f"[bold]score run {result.run_id}[/] ({result.trigger}) as of {result.as_of}:"

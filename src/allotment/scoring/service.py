@@ -22,6 +22,7 @@ from allotment.modeling import registry
 from allotment.policy.schema import Policy
 from allotment.scoring import repository as repo
 from allotment.scoring.blend import COMPONENTS, BlendResult, Exposures, Risks, blend, needed_models
+from allotment.scoring.eta import eta_quantiles
 from allotment.scoring.risks import TaskRisk, explainer_for, task_risk
 
 Progress = Callable[[str], None]
@@ -203,6 +204,7 @@ def score(
     )
     run.as_of = day_date
     bo_ids = bos["backorder_id"].to_numpy(np.int64)
+    etas = _etas(risks[Task.SUPPLIER_DELAY], day)
     snapshots, flags = _snapshot_rows(
         run_id=run.id,
         scored_at=repo.db_timestamp(session, started),
@@ -216,6 +218,7 @@ def score(
         has_supply=x.has_supply,
         p=p,
         result=result,
+        etas=etas,
     )
     say(f"writing {n:,} snapshots")
     repo.insert_snapshots(session=session, rows=snapshots)
@@ -277,6 +280,27 @@ def _finite(a: npt.NDArray[np.float64]) -> list[list[float]]:
     return out
 
 
+def _etas(risk: TaskRisk, day: int) -> dict[int, str]:
+    """PO line id -> ETA P50/P90 as snapshot JSON, from the supplier-delay champion's quantile
+    companions (empty when the champion has none or is unavailable: no ETA, not a guess)."""
+    if risk.version is None or risk.X is None or len(risk.X) == 0:
+        return {}
+    companions = registry.load_companions(risk.model_name, risk.version)
+    promised = day + risk.X["days_to_promise"].to_numpy(np.float64)
+    ids = np.array(sorted(risk.row_of, key=risk.row_of.__getitem__), dtype=np.int64)
+    eta = eta_quantiles(risk.X, ids, promised.astype(np.int64), np.full(len(ids), day), companions)
+    if eta is None:
+        return {}
+    epoch = np.datetime64("1970-01-01", "D")
+    p50 = np.datetime_as_string(epoch + eta.p50.astype("timedelta64[D]"), unit="D").tolist()
+    p90 = np.datetime_as_string(epoch + eta.p90.astype("timedelta64[D]"), unit="D").tolist()
+    floored = eta.floored.tolist()
+    return {
+        int(i): json.dumps({"p50": a, "p90": b, "floored": f}, separators=(",", ":"))
+        for i, a, b, f in zip(eta.ids.tolist(), p50, p90, floored, strict=True)
+    }
+
+
 def _snapshot_rows(
     *,
     run_id: int,
@@ -291,6 +315,7 @@ def _snapshot_rows(
     has_supply: npt.NDArray[np.bool_],
     p: dict[Task, npt.NDArray[np.float64]],
     result: BlendResult,
+    etas: dict[int, str] | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[list[dict[str, Any]]]]:
     """The ``score_snapshots`` rows for an executemany insert, and each row's flags.
 
@@ -350,10 +375,13 @@ def _snapshot_rows(
         all_flags.append(flags)
         if flags:
             inputs_flagged.extend(json.dumps(f) for f in flags)
+        po_line = subjects[Task.SUPPLIER_DELAY][i]
+        eta = (etas or {}).get(po_line) if po_line is not None else None
         inputs = (
             f'{{"multiplier":{multiplier[i]!r},'
             f'"rule_only":{"true" if rule_only[i] else "false"},'
-            f'"exposures":{_COMPONENTS_JSON % tuple(exposures[i])}}}'
+            + (f'"eta":{eta},' if eta else "")
+            + f'"exposures":{_COMPONENTS_JSON % tuple(exposures[i])}}}'
         )
         # In repository.SNAPSHOT_COLUMNS order.
         out.append(
