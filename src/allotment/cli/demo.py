@@ -40,7 +40,8 @@ def demo(
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port of the service."),
 ) -> None:
     """Set up a synthetic world, its risk models and scores, then run the service."""
-    console = Console(highlight=False)
+    # The training summary has 11 columns: never squeeze it below 130 characters.
+    console = Console(highlight=False, width=max(130, Console().width))
     settings = get_settings()
     engine = make_engine()
     url = engine.url.render_as_string(hide_password=True)
