@@ -33,6 +33,7 @@ from allotment.domain.models import (
     ScoreRun,
     ScoreSnapshot,
 )
+from allotment.scoring.repository import latest_snapshot_ids
 
 #: PO line statuses whose open quantity is still to come.
 _OPEN_SUPPLY = ("open", "partially_received")
@@ -68,11 +69,7 @@ class DemandRow:
 
 def open_demand(*, session: Session) -> list[DemandRow]:
     """Active backorders with their order, customer, latest contract and latest snapshot."""
-    latest_snap = (
-        select(ScoreSnapshot.backorder_id, func.max(ScoreSnapshot.id).label("snap_id"))
-        .group_by(ScoreSnapshot.backorder_id)
-        .subquery()
-    )
+    latest_snap = latest_snapshot_ids()
     latest_contract = (
         select(Contract.customer_id, func.max(Contract.version).label("version"))
         .group_by(Contract.customer_id)
@@ -114,7 +111,7 @@ def open_demand(*, session: Session) -> list[DemandRow]:
             (Contract.customer_id == Customer.id) & (Contract.version == latest_contract.c.version),
         )
         .outerjoin(latest_snap, latest_snap.c.backorder_id == Backorder.id)
-        .outerjoin(ScoreSnapshot, ScoreSnapshot.id == latest_snap.c.snap_id)
+        .outerjoin(ScoreSnapshot, ScoreSnapshot.id == latest_snap.c.id)
         .where(Backorder.status.in_(ACTIVE_BACKORDER_STATUSES), Backorder.open_quantity > 0)
         .order_by(Backorder.id)
     )

@@ -40,6 +40,7 @@ from allotment.domain.models import (
     ScoreSnapshot,
 )
 from allotment.policy.schema import Policy
+from allotment.scoring.repository import latest_snapshot_ids
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,7 @@ class OutreachList:
 
 def _rows(session: Session) -> list[Any]:
     """Every active backorder with its customer, order, product, supply and latest score."""
-    latest = (
-        select(ScoreSnapshot.backorder_id, func.max(ScoreSnapshot.id).label("id"))
-        .group_by(ScoreSnapshot.backorder_id)
-        .subquery()
-    )
+    latest = latest_snapshot_ids()
     stmt = (
         select(
             Backorder.number.label("backorder"),

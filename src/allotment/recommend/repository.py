@@ -26,6 +26,7 @@ from allotment.domain.models import (
     ScoreSnapshot,
     Supplier,
 )
+from allotment.scoring.repository import latest_snapshot_ids
 
 #: Chunk size of ``IN (...)`` lists (SQLite's bound-parameter limit is far above it).
 _CHUNK = 900
@@ -49,11 +50,7 @@ def latest_snapshots(*, session: Session, backorder_ids: Sequence[int]) -> dict[
     """The latest snapshot of each backorder that has one."""
     out: dict[int, Snapshot] = {}
     for chunk in _chunks(backorder_ids):
-        latest = (
-            select(func.max(ScoreSnapshot.id))
-            .where(ScoreSnapshot.backorder_id.in_(chunk))
-            .group_by(ScoreSnapshot.backorder_id)
-        )
+        latest = select(latest_snapshot_ids(chunk).c.id)
         rows = session.execute(
             select(
                 ScoreSnapshot.backorder_id,

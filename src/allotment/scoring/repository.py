@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     String,
+    Subquery,
     Table,
     bindparam,
     func,
@@ -277,6 +278,20 @@ def set_priorities(*, session: Session, priorities: dict[int, float]) -> None:
     conn = session.connection()
     for i in range(0, len(params), _CHUNK):
         conn.execute(stmt, params[i : i + _CHUNK])
+
+
+def latest_snapshot_ids(backorder_ids: Sequence[int] | None = None) -> Subquery:
+    """Subquery ``(backorder_id, id)``: each backorder's latest score snapshot.
+
+    The one definition of "latest score" that every reader (queue, outreach, what-if,
+    allocation, recommendations) joins on; ``backorder_ids`` narrows it.
+    """
+    stmt = select(ScoreSnapshot.backorder_id, func.max(ScoreSnapshot.id).label("id")).group_by(
+        ScoreSnapshot.backorder_id
+    )
+    if backorder_ids is not None:
+        stmt = stmt.where(ScoreSnapshot.backorder_id.in_(list(backorder_ids)))
+    return stmt.subquery()
 
 
 def latest_snapshot(*, session: Session, backorder_id: int) -> ScoreSnapshot | None:

@@ -136,11 +136,7 @@ def latest_risks(session: Session, backorder_ids: Sequence[int]) -> pd.DataFrame
         Index ``backorder_id`` (every id asked for); columns ``p_sla_breach``, ``p_churn``,
         ``p_supplier_delay`` and ``scored`` (bool).
     """
-    latest = (
-        select(func.max(ScoreSnapshot.id).label("id"))
-        .group_by(ScoreSnapshot.backorder_id)
-        .subquery()
-    )
+    latest = repository.latest_snapshot_ids()
     stmt = select(
         ScoreSnapshot.backorder_id,
         ScoreSnapshot.p_sla_breach,

@@ -29,6 +29,7 @@ from allotment.domain.models import (
     PurchaseOrderLine,
     ScoreSnapshot,
 )
+from allotment.scoring.repository import latest_snapshot_ids
 
 # Stands in for a missing priority (never scored) so such rows sort last when descending.
 UNSCORED_PRIORITY = -1.0e300
@@ -243,11 +244,7 @@ def latest_snapshots(*, session: Session, backorder_ids: Sequence[int]) -> dict[
     """Each backorder's latest score snapshot (absent when never scored)."""
     if not backorder_ids:
         return {}
-    latest_ids = (
-        select(func.max(ScoreSnapshot.id))
-        .where(ScoreSnapshot.backorder_id.in_(list(backorder_ids)))
-        .group_by(ScoreSnapshot.backorder_id)
-    )
+    latest_ids = select(latest_snapshot_ids(backorder_ids).c.id)
     snaps = session.scalars(select(ScoreSnapshot).where(ScoreSnapshot.id.in_(latest_ids))).all()
     return {s.backorder_id: s for s in snaps}
 
