@@ -171,3 +171,29 @@ def inventory(session: Session, **overrides: Any) -> Any:
         committed=0,
     )
     return _save(session, obj, overrides)
+
+
+def backorder(session: Session, **overrides: Any) -> Any:
+    """An open backorder of a new order line (``customer_id``, ``quantity`` go to the line).
+
+    Value at risk is quantity × the line's $500 unit price; created 2025-02-01 (UTC).
+    """
+    from datetime import UTC, datetime
+
+    from allotment.domain.enums import BackorderStatus, RootCause
+    from allotment.domain.models import Backorder
+
+    quantity = overrides.pop("quantity", 10)
+    line = order_line(session, customer_id=overrides.pop("customer_id", None), quantity=quantity)
+    obj = Backorder(
+        number=f"BO-2025-{line.id:07d}",
+        order_line_id=line.id,
+        quantity=quantity,
+        open_quantity=quantity,
+        root_cause=RootCause.SUPPLIER_DELAY,
+        status=BackorderStatus.OPEN,
+        value_at_risk=line.unit_price * quantity,
+        created_by="test",
+        created_at=datetime(2025, 2, 1, tzinfo=UTC),
+    )
+    return _save(session, obj, overrides)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from allotment.domain.enums import BackorderStatus, RootCause, Tier
+from allotment.domain.enums import Tier
 from allotment.domain.models import Backorder, ScoreRun, ScoreSnapshot
 from allotment.outreach.service import outreach_list
 from allotment.policy import service as policy_service
@@ -22,26 +22,15 @@ def _backorder(
     session: Session,
     *,
     customer_id: int,
-    quantity: int = 10,
     po_line_id: int | None = None,
     created: date = date(2025, 2, 1),
 ) -> Backorder:
-    line = factories.order_line(session, customer_id=customer_id, quantity=quantity)
-    bo = Backorder(
-        number=f"BO-2025-{line.id:07d}",
-        order_line_id=line.id,
+    return factories.backorder(  # type: ignore[no-any-return]
+        session,
+        customer_id=customer_id,
         po_line_id=po_line_id,
-        quantity=quantity,
-        open_quantity=quantity,
-        root_cause=RootCause.SUPPLIER_DELAY,
-        status=BackorderStatus.OPEN,
-        value_at_risk=Decimal("500.00") * quantity,
-        created_by="t",
         created_at=datetime.combine(created, datetime.min.time(), tzinfo=UTC),
     )
-    session.add(bo)
-    session.flush()
-    return bo
 
 
 def _score(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from allotment.cli.main import app
-from allotment.domain.enums import BackorderStatus, RootCause, Tier
+from allotment.domain.enums import Tier
 from allotment.domain.models import AuditRecord, Backorder, PolicyVersion, ScoreRun, ScoreSnapshot
 from allotment.policy import service as policy_service
 from allotment.policy.documents import shipped_policy, to_document
@@ -28,27 +27,10 @@ AS_OF = date(2025, 2, 10)
 def _backlog(session: Session) -> dict[str, Backorder]:
     """Three backorders: a big standard one, a small VIP one, a middling premium one."""
     out = {}
-    for name, tier, qty in (
-        ("big", Tier.STANDARD, 40),
-        ("vip", Tier.VIP, 5),
-        ("mid", Tier.PREMIUM, 8),
-    ):
+    backlog = (("big", Tier.STANDARD, 40), ("vip", Tier.VIP, 5), ("mid", Tier.PREMIUM, 8))
+    for name, tier, qty in backlog:
         cust = factories.customer(session, tier=tier, name=name)
-        line = factories.order_line(session, customer_id=cust.id, quantity=qty)
-        bo = Backorder(
-            number=f"BO-2025-{line.id:07d}",
-            order_line_id=line.id,
-            quantity=qty,
-            open_quantity=qty,
-            root_cause=RootCause.STOCKOUT,
-            status=BackorderStatus.OPEN,
-            value_at_risk=Decimal("500.00") * qty,
-            created_by="t",
-            created_at=datetime(2025, 2, 1, tzinfo=UTC),
-        )
-        session.add(bo)
-        out[name] = bo
-    session.flush()
+        out[name] = factories.backorder(session, customer_id=cust.id, quantity=qty)
     return out
 
 
