@@ -1,4 +1,4 @@
-"""The hash-chained audit trail on SQLite and PostgreSQL: append, verify, tamper, concurrency."""
+"""The audit trail on SQLite and PostgreSQL: append, verify, tamper, refusal, concurrency."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from allotment import audit
 from allotment.audit.service import AuditRecordInvalidError
+from allotment.db import migrate
 from allotment.db.engine import make_sessionmaker
 from allotment.domain.models import AuditRecord
+from tests.audit.lift import append_only_lifted
 
 
 def _append(session: Session, n: int, **overrides: Any) -> AuditRecord:
@@ -124,29 +127,105 @@ EDITS = [
 ]
 
 
+def _tamper(session: Session, sql: str) -> None:
+    """Run ``sql`` past the append-only triggers: someone with the rights to lift them."""
+    with append_only_lifted(session.connection()):
+        session.execute(text(sql))
+
+
 def test_edits_moves_and_deletions_are_named_at_their_record(session: Session) -> None:
     records = _trail(session, 4)
     target = records[2].id
     for column, value in EDITS:
         # Tamper inside a transaction, verify what it sees, then roll the edit back.
-        session.execute(text(f"UPDATE audit_records SET {column} = {value} WHERE id = {target}"))
+        _tamper(session, f"UPDATE audit_records SET {column} = {value} WHERE id = {target}")
         result = audit.verify(session)
         assert (result.first_broken_id, result.problem) == (target, "hash_mismatch"), column
         assert (result.checked, result.head_hash) == (3, records[1].hash)
         session.rollback()
         assert audit.verify(session).ok, f"undoing the {column} edit restores the chain"
 
-    session.execute(text(f"UPDATE audit_records SET id = 1000 WHERE id = {records[1].id}"))
+    _tamper(session, f"UPDATE audit_records SET id = 1000 WHERE id = {records[1].id}")
     session.commit()
     moved = audit.verify(session)
     assert (moved.first_broken_id, moved.problem) == (records[2].id, "broken_link")
-    session.execute(text(f"UPDATE audit_records SET id = {records[1].id} WHERE id = 1000"))
+    _tamper(session, f"UPDATE audit_records SET id = {records[1].id} WHERE id = 1000")
     session.commit()
     assert audit.verify(session).ok
-    session.execute(text(f"DELETE FROM audit_records WHERE id = {records[1].id}"))
+    _tamper(session, f"DELETE FROM audit_records WHERE id = {records[1].id}")
     session.commit()
     deleted = audit.verify(session)
     assert (deleted.first_broken_id, deleted.problem) == (records[2].id, "broken_link")
+
+
+def _refused_statements(dialect: str) -> list[str]:
+    statements = [
+        "UPDATE audit_records SET reason = 'nothing to see' WHERE id = 2",
+        "UPDATE audit_records SET id = 1000 WHERE id = 1",
+        "DELETE FROM audit_records WHERE id = 2",
+        "DELETE FROM audit_records",
+    ]
+    if dialect == "postgresql":  # SQLite has no TRUNCATE
+        statements += ["TRUNCATE audit_records", "TRUNCATE policy_versions CASCADE"]
+    return statements
+
+
+def test_the_database_refuses_to_change_or_remove_records(session: Session) -> None:
+    """Plain SQL and the ORM alike: the refusal is the database's, not the service's."""
+    _, second = _trail(session, 2)
+    for sql in _refused_statements(session.get_bind().dialect.name):
+        with pytest.raises(IntegrityError, match="audit_records is append-only"):
+            session.execute(text(sql))
+        session.rollback()
+    second.reason = "rewritten through the ORM"
+    with pytest.raises(IntegrityError, match="audit_records is append-only: UPDATE refused"):
+        session.flush()
+    session.rollback()
+
+    assert session.scalars(select(AuditRecord.reason).order_by(AuditRecord.id)).all() == [
+        "change 0",
+        "change 1",
+    ]
+    third = _append(session, 2)  # appending is what the table is for
+    session.commit()
+    assert third.prev_hash == second.hash
+    result = audit.verify(session)
+    assert result.ok and result.checked == 3 and result.head_hash == third.hash
+
+
+def test_the_triggers_come_back_when_lifting_ends(session: Session) -> None:
+    """The tests' own way around the triggers lasts for its block and no longer."""
+    _trail(session, 2)
+    _tamper(session, "DELETE FROM audit_records WHERE id = 2")
+    with pytest.raises(IntegrityError, match="audit_records is append-only: DELETE refused"):
+        session.execute(text("DELETE FROM audit_records WHERE id = 1"))
+    session.rollback()
+    _tamper(session, "DELETE FROM audit_records WHERE id = 2")
+    session.commit()
+    with pytest.raises(IntegrityError, match="append-only"):
+        session.execute(text("DELETE FROM audit_records WHERE id = 1"))
+    session.rollback()
+    assert audit.verify(session).checked == 1
+
+
+def test_downgrading_0006_lets_changes_through_and_upgrading_refuses_them_again(
+    engine: Engine,
+) -> None:
+    factory = make_sessionmaker(engine)
+    with factory() as setup:
+        _trail(setup, 2)
+    sql = "UPDATE audit_records SET reason = 'edited' WHERE id = 1"
+    try:
+        migrate.downgrade(engine, "0005")
+        with engine.begin() as conn:
+            assert conn.execute(text(sql)).rowcount == 1
+    finally:  # the session's database must end at head whatever happened
+        migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    with pytest.raises(IntegrityError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(sql))
+    with factory() as check:
+        assert audit.verify(check).first_broken_id == 1  # the edit made while unprotected
 
 
 def _wait_until_blocked(engine: Engine) -> None:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from allotment.cli.main import app
 from allotment.errors import ModelPromotionRefusedError
 from allotment.modeling.gate import GateDecision
+from tests.audit.lift import append_only_lifted
 
 runner = CliRunner()
 
@@ -37,7 +38,8 @@ def test_verify_and_list_then_a_tampered_record_is_named(session: Session) -> No
     table = runner.invoke(app, ["audit", "list", "--limit", "1"])
     assert table.exit_code == 0 and "policy.activated" in table.output
 
-    session.execute(text("UPDATE audit_records SET reason = 'because' WHERE id = 1"))
+    with append_only_lifted(session.connection()):  # tampering: past the triggers
+        session.execute(text("UPDATE audit_records SET reason = 'because' WHERE id = 1"))
     session.commit()
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import JSON, Connection, Engine, Table, func, select, text
 
+from allotment.audit import append_only
 from allotment.domain.backorders import backorder_number
 from allotment.domain.models import Base
 from allotment.errors import AppError
@@ -665,14 +666,19 @@ def not_empty_message(found: dict[str, int]) -> str:
 
 
 def clear_all(conn: Connection) -> None:
-    """Delete every row of every schema table (inside the caller's transaction)."""
+    """Delete every row of every schema table, the audit trail included (caller's transaction).
+
+    ``audit_records`` refuses DELETE and TRUNCATE; replacing the whole world is the one
+    deliberate exception, so its triggers are lifted for this transaction only.
+    """
     tables = list(reversed(Base.metadata.sorted_tables))
-    if conn.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            conn.execute(table.delete())
+    with append_only.lifted(conn):
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
 
 
 def _chunks(columns: Columns, size: int) -> Iterator[list[dict[str, Any]]]:
