@@ -120,6 +120,11 @@ def test_each_filter_selects_the_rows_it_names(
 
     assert q() == {b1, b2, b3}
     assert q(status="escalated") == {b2}
+    # Resolved backorders leave the default queue and come back on request.
+    resolved = factories.backorder(session, status=BackorderStatus.RESOLVED)
+    session.commit()
+    assert q() == {b1, b2, b3}
+    assert q(status="resolved") == {resolved.number}
     assert q(status=["open", "escalated"]) == {b1, b2, b3}
     assert q(tier="vip") == {b1}
     assert q(priority_min=150) == {b1}

@@ -391,7 +391,7 @@ class Backorder(Base):
     # Revenue at risk when created: open quantity x unit price (USD).
     value_at_risk: Mapped[Decimal] = mapped_column(Money)
     expected_fulfillment_date: Mapped[date | None] = mapped_column(Date)
-    priority: Mapped[float | None] = mapped_column(Float)
+    priority: Mapped[float | None] = mapped_column(Float, index=True)  # the queue sorts on it
     allocation_status: Mapped[AllocationStatus] = mapped_column(
         enum_column(AllocationStatus, "allocation_status"),
         default=AllocationStatus.UNALLOCATED,

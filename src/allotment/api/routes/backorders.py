@@ -39,6 +39,7 @@ from allotment.db.types import utcnow
 from allotment.domain import backorders as svc
 from allotment.domain import repository as domain_repo
 from allotment.domain.enums import BackorderStatus, Tier
+from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import Backorder, ScoreSnapshot
 from allotment.errors import NotFoundError
 
@@ -149,7 +150,10 @@ def list_backorders(
     session: SessionDep,
     settings: SettingsDep,
     _user: Reader,
-    status_: Annotated[list[BackorderStatus] | None, Query(alias="status")] = None,
+    status_: Annotated[
+        list[BackorderStatus] | None,
+        Query(alias="status", description="Repeatable; default: the active statuses."),
+    ] = None,
     tier: Annotated[list[Tier] | None, Query()] = None,
     priority_min: Score = None,
     priority_max: Score = None,
@@ -176,7 +180,8 @@ def list_backorders(
     """Filter, sort and page through backorders (keyset cursor; pass ``next_cursor`` back)."""
     check_limit(limit, max_page_size=settings.max_page_size)
     filters = BackorderFilters(
-        statuses=status_,
+        # The queue is what still needs work; resolved and cancelled ones only on request.
+        statuses=status_ or list(ACTIVE_STATUSES),
         tiers=tier,
         priority_min=priority_min,
         priority_max=priority_max,
