@@ -50,6 +50,9 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     # Never train into the repository's models/ store.
     monkeypatch.setenv("ALLOTMENT_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Rich wraps command output at the terminal width; a long temporary path must not split
+    # the words a test looks for.
+    monkeypatch.setenv("COLUMNS", "240")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
