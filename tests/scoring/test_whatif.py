@@ -123,7 +123,9 @@ def test_whatif_cli_writes_nothing(session: Session, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["draft"] == "static-tier" and payload["backlog"] == 3
-    assert -1.0 <= payload["spearman"] <= 1.0
+    # Same backlog as above: ranks (vip, mid, big) = (1, 2, 3) become (2, 3, 1).
+    assert payload["spearman"] == -0.5
+    assert payload["queue"][0]["number"] == payload["movers"][0]["number"]
     session.expire_all()
     after = (
         session.scalar(select(func.count()).select_from(PolicyVersion)),

@@ -481,34 +481,28 @@ def _rows_by(
     )
 
 
-def add_supply_per_sku_location(net: Network, m: Model) -> RowBlock:
-    """Σ units drawn from free stock of a SKU at a location ≤ on hand − committed."""
+def _supply_rows(net: Network, m: Model, family: str, kind: int) -> RowBlock:
+    """Σ units drawn from each supply node of ``kind`` ≤ its capacity (one row per node)."""
     nodes = net.arc_node[m.arcs]
-    keep = net.node_kind[nodes] == ON_HAND
     cap = net.node_capacity
     return _rows_by(
-        SUPPLY_ON_HAND,
+        family,
         nodes,
         np.arange(len(m.arcs)),
         np.full(len(cap), -INF),
         cap + PERTURBATION,
-        keep,
+        net.node_kind[nodes] == kind,
     )
+
+
+def add_supply_per_sku_location(net: Network, m: Model) -> RowBlock:
+    """Σ units drawn from free stock of a SKU at a location ≤ on hand − committed."""
+    return _supply_rows(net, m, SUPPLY_ON_HAND, ON_HAND)
 
 
 def add_supply_per_po_line(net: Network, m: Model) -> RowBlock:
     """Σ units promised from a PO line ≤ its open quantity."""
-    nodes = net.arc_node[m.arcs]
-    keep = net.node_kind[nodes] == PO_LINE
-    cap = net.node_capacity
-    return _rows_by(
-        SUPPLY_PO_LINE,
-        nodes,
-        np.arange(len(m.arcs)),
-        np.full(len(cap), -INF),
-        cap + PERTURBATION,
-        keep,
-    )
+    return _supply_rows(net, m, SUPPLY_PO_LINE, PO_LINE)
 
 
 def add_open_quantity(net: Network, m: Model) -> RowBlock:

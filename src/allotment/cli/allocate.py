@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from allotment.allocation import service
 from allotment.cli.common import app_errors, default_actor, unit_of_work
+
+if TYPE_CHECKING:  # the solver stack (HiGHS, pandas) loads when the command runs
+    from allotment.allocation import service
 
 console = Console()
 
@@ -29,6 +32,8 @@ def allocate(
     actor: str | None = typer.Option(None, "--actor", help="Who is acting (default: cli:<login>)."),
 ) -> None:
     """Allocate stock on hand, open PO lines and substitutes to open backorders."""
+    from allotment.allocation import service
+
     if commit and not (reason and reason.strip()):
         raise typer.BadParameter("--commit needs --reason", param_hint="--reason")
     day = None

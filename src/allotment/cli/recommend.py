@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from allotment.cli.common import app_errors, default_actor, unit_of_work
-from allotment.recommend import service
-from allotment.recommend.actions import money
+
+if TYPE_CHECKING:  # the allocation and model stack loads when the command runs
+    from allotment.recommend import service
 
 console = Console()
 
@@ -46,6 +48,8 @@ def recommend(
     actor: str | None = typer.Option(None, "--actor", help="Who is acting (default: cli:<login>)."),
 ) -> None:
     """Recommend actions (expedite, alternate supplier, transfer, substitute, ...) per backorder."""
+    from allotment.recommend import service
+
     wanted = _ids(ids)
     day = None
     if as_of is not None:
@@ -68,6 +72,8 @@ def recommend(
 
 
 def _print(recs: service.RecommendationSet, limit: int, saved: list[int] | None) -> None:
+    from allotment.recommend.actions import money
+
     console.print(
         f"{len(recs.items)} of {recs.considered} backorder(s) cannot be resolved by their"
         f" promised date under the plan as of {recs.as_of} (plan status {recs.plan_status}).",

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from allotment.cli.common import app_errors, err_console, unit_of_work
-from allotment.scoring.explanation import (
-    BackorderExplanation,
-    Contrast,
-    contrast,
-    explain_backorder,
-)
-from allotment.scoring.service import ScoreRunResult
-from allotment.scoring.service import score as score_backlog
+
+if TYPE_CHECKING:  # the scoring stack (LightGBM, MLflow) loads when a command runs, not at --help
+    from allotment.scoring.explanation import BackorderExplanation, Contrast
+    from allotment.scoring.service import ScoreRunResult
 
 console = Console()
 
@@ -52,6 +48,8 @@ def score(
     as_json: bool = typer.Option(False, "--json", help="Print the run as JSON."),
 ) -> None:
     """Score open backorders with the champion models and the active policy."""
+    from allotment.scoring.service import score as score_backlog
+
     wanted = _ids(ids)
     with (
         app_errors(),
@@ -100,6 +98,8 @@ def explain(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Why a backorder ranks where it does: components and feature attributions in USD."""
+    from allotment.scoring.explanation import contrast, explain_backorder
+
     with app_errors(), unit_of_work() as session:
         if vs is None:
             one = explain_backorder(session, backorder_id)

@@ -117,7 +117,6 @@ def _rows(session: Session) -> list[Any]:
             Customer.name.label("customer"),
             Customer.tier,
             Customer.account_manager,
-            Customer.lifetime_value,
             CustomerOrder.number.label("order"),
             CustomerOrder.promised_date,
             CustomerOrderLine.unit_price,
@@ -128,7 +127,6 @@ def _rows(session: Session) -> list[Any]:
             ScoreSnapshot.p_churn,
             ScoreSnapshot.p_sla_breach,
             ScoreSnapshot.inputs,
-            ScoreSnapshot.scored_at,
         )
         .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
         .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
