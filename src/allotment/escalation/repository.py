@@ -65,8 +65,8 @@ def applied_levels(*, session: Session, backorder_ids: Sequence[int]) -> dict[in
 
 
 def add_level(*, session: Session, level: BackorderEscalation) -> BackorderEscalation:
+    """Stage a level (written by the next flush, with the status change and audit record)."""
     session.add(level)
-    session.flush()
     return level
 
 

@@ -72,7 +72,7 @@ def enqueue(
     channels: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> list[int]:
-    """Render a ``kind`` notification for ``recipient`` and put it in the outbox (flushed).
+    """Render a ``kind`` notification for ``recipient`` and put it in the outbox (written now).
 
     Parameters
     ----------
@@ -143,7 +143,6 @@ def enqueue(
         )
         if new_id is not None:
             ids.append(new_id)
-    session.flush()
     return ids
 
 

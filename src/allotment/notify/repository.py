@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,21 +16,29 @@ from allotment.domain.models import Notification
 WAITING = ("pending", "retrying")
 
 
+def _insert_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the table (Core), not the ORM entity: one plain statement, no ORM bulk machinery.
+    table = cast(Table, Notification.__table__)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["dedupe_key", "channel"])
+        .returning(table.c.id)
+    )
+
+
+# One statement per backend, compiled once (the values are bound per call).
+_INSERTS = {name: _insert_statement(name) for name in ("sqlite", "postgresql")}
+
+
 def insert_new(*, session: Session, values: dict[str, Any]) -> int | None:
     """Insert one notification unless its (dedupe key, channel) exists; its id, else ``None``.
 
     ``INSERT ... ON CONFLICT DO NOTHING``, so two transactions enqueueing the same notification
     at once end with one row and neither fails.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Notification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key", "channel"])
-        .returning(Notification.id)
-    )
-    new_id = session.execute(stmt).scalar_one_or_none()
+    stmt = _INSERTS[session.get_bind().dialect.name]
+    new_id = session.execute(stmt, values).scalar_one_or_none()
     return None if new_id is None else int(new_id)
 
 
