@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from allotment import audit
+from allotment.db.engine import make_sessionmaker
 from allotment.domain.enums import BackorderStatus, Tier
 from allotment.domain.models import (
     AuditRecord,
@@ -17,6 +19,7 @@ from allotment.domain.models import (
     Notification,
 )
 from allotment.escalation import service
+from allotment.policy import service as policies
 from tests import factories
 from tests.escalation.helpers import overdue_backorder, waiting_recommendation
 
@@ -195,3 +198,31 @@ def test_approvals_waiting_past_the_policy_period_get_one_reminder_per_period(
     )
     subject = session.scalars(select(Notification.subject).limit(1)).one()
     assert subject == f"Reminder: recommendation {rec.id} has waited 24 hours"
+
+
+def test_two_runs_at_once_apply_each_level_once(session: Session, engine: Engine) -> None:
+    for _ in range(3):
+        overdue_backorder(session, promised=PROMISED)
+    policies.active_policy(session)  # installed beforehand: its own lock would serialize the runs
+    session.commit()
+    sessions = make_sessionmaker(engine)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            with sessions.begin() as own:
+                service.run(own, actor="tester", now=_at(8))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _count(session, BackorderEscalation) == 3 * 2
+    assert _count(session, Notification) == 3 * 2
+    assert audit.verify(session).ok
