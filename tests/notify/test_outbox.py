@@ -113,12 +113,12 @@ def test_a_missing_template_field_or_kind_is_refused_at_enqueue(session: Session
     assert _rows(session) == []
 
 
-def test_an_eta_change_tells_the_customer_once_per_new_date(session: Session) -> None:
+def test_an_eta_change_tells_the_customer_once_per_change(session: Session) -> None:
     customer = factories.customer(session, code="C-77", name="Metro Manufacturing")
     bo = factories.backorder(session, customer_id=customer.id, quantity=4)
     old, new = date(2026, 3, 1), date(2026, 3, 9)
     assert len(outbox.notify_eta_change(session, bo, old, new)) == 1
-    assert outbox.notify_eta_change(session, bo, old, new) == []  # the same event again
+    assert outbox.notify_eta_change(session, bo, old, new) == []  # the same change again
     assert outbox.notify_eta_change(session, bo, new, new) == []  # nothing changed
     assert len(outbox.notify_eta_change(session, bo, None, date(2026, 3, 20))) == 1
     first, second = _rows(session)
@@ -128,12 +128,24 @@ def test_an_eta_change_tells_the_customer_once_per_new_date(session: Session) ->
     assert "from not set to 2026-03-20" in second.body
 
 
+def test_with_event_ids_an_eta_that_moves_back_and_forth_is_told_each_time(
+    session: Session,
+) -> None:
+    bo = factories.backorder(session)
+    a, b = date(2026, 3, 1), date(2026, 3, 9)
+    moves = [("e1", a, b), ("e2", b, a), ("e3", a, b), ("e3", a, b)]  # e3 delivered twice
+    sent = [len(outbox.notify_eta_change(session, bo, o, n, event_id=e)) for e, o, n in moves]
+    assert sent == [1, 1, 1, 0]
+
+
 def test_an_approval_waiting_goes_to_the_role_once(session: Session) -> None:
     bo = factories.backorder(session)
     rec = waiting_recommendation(session, backorder=bo, created_at=datetime.now(UTC))
     assert len(outbox.notify_approval_waiting(session, rec, "supervisor")) == 1
     assert outbox.notify_approval_waiting(session, rec, "supervisor") == []
     assert len(outbox.notify_approval_waiting(session, rec, "manager")) == 1
+    # Approvals voided by a change: the next round asks again.
+    assert len(outbox.notify_approval_waiting(session, rec, "supervisor", approval_round=2)) == 1
     first = _rows(session)[0]
     assert first.recipient == "role:supervisor"
     assert first.subject == f"Approval needed: expedite for backorder {bo.number} ($12,500)"

@@ -14,7 +14,9 @@ Recipients are strings: ``role:<role>`` (everyone holding a role), ``user:<name>
 Example (events ingestion, after moving a backorder's ETA)::
 
     from allotment.notify.outbox import notify_eta_change
-    notify_eta_change(session, backorder, old_eta=date(2026, 3, 1), new_eta=date(2026, 3, 9))
+    notify_eta_change(
+        session, backorder, old_eta=date(2026, 3, 1), new_eta=date(2026, 3, 9), event_id=event.id
+    )
 """
 
 from __future__ import annotations
@@ -173,14 +175,17 @@ def notify_eta_change(
     old_eta: date | None,
     new_eta: date,
     *,
+    event_id: str | None = None,
     now: datetime | None = None,
 ) -> list[int]:
     """Tell the customer of ``backorder`` that its expected date moved to ``new_eta``.
 
     The message (template ``customer_eta_change``) goes to ``customer:<code>``; the SMTP sink
     needs that recipient's address in ``ALLOTMENT_NOTIFY_ADDRESSES`` (or a default address).
-    Deduplicated per backorder and new ETA, so an ETA event delivered twice sends one message;
-    an unchanged ETA sends none.
+    An unchanged ETA sends nothing. Deduplicated per backorder and ``event_id`` (the ingested
+    event's idempotency key) when given — pass it, so that an ETA that moves A → B → A → B
+    tells the customer each time — else per backorder and change (old → new ETA), so the same
+    change enqueued twice sends one message.
 
     Returns
     -------
@@ -198,7 +203,8 @@ def notify_eta_change(
         kind="customer_eta_change",
         recipient=f"customer:{context['customer_code']}",
         context=context,
-        dedupe_key=f"customer_eta_change:{backorder.id}:{new_eta.isoformat()}",
+        dedupe_key=f"customer_eta_change:{backorder.id}:"
+        + (f"event:{event_id}" if event_id else f"{context['old_eta']}->{context['new_eta']}"),
         now=now,
     )
 
@@ -226,13 +232,15 @@ def notify_approval_waiting(
     recommendation: Recommendation,
     role: str,
     *,
+    approval_round: int = 1,
     now: datetime | None = None,
 ) -> list[int]:
-    """Tell ``role`` that ``recommendation`` waits for its approval (once per role).
+    """Tell ``role`` that ``recommendation`` waits for its approval (once per role and round).
 
     Call it when a recommendation reaches the step ``role`` must sign; deduplicated per
-    recommendation and role. Reminders for recommendations that keep waiting come from
-    ``allotment escalate``.
+    recommendation, role and ``approval_round`` — pass a higher round when a changed
+    recommendation's approvals were voided and it must be signed again. Reminders for
+    recommendations that keep waiting come from ``allotment escalate``.
 
     Returns
     -------
@@ -246,6 +254,6 @@ def notify_approval_waiting(
         kind="approval_waiting",
         recipient=f"role:{role}",
         context=context,
-        dedupe_key=f"approval_waiting:{recommendation.id}:{role}",
+        dedupe_key=f"approval_waiting:{recommendation.id}:{approval_round}:{role}",
         now=now,
     )
