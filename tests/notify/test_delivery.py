@@ -281,9 +281,10 @@ def test_a_claim_is_taken_once_and_a_lost_worker_is_redelivered_after_its_lease(
             session=session, notification_id=nid, seen_next_attempt_at=due[1], lease_until=lease
         )
         # A second worker that saw the same row loses the compare-and-set.
-        assert not repo.claim(
+        lost = repo.claim(
             session=session, notification_id=nid, seen_next_attempt_at=due[1], lease_until=lease
         )
+        assert lost is None
     # The first worker dies before recording anything: nothing is due until the lease ends.
     sinks = sinks_from_settings(settings)
     early = deliver_due(sessions, sinks=sinks, settings=settings, clock=Clock(lease - timedelta(1)))

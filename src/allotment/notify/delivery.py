@@ -132,42 +132,43 @@ def deliver_one(
             seen_next_attempt_at=seen_next_attempt_at,
             lease_until=clock() + lease,
         )
-        if not claimed:
-            return None
-        row = repo.get(session=session, notification_id=notification_id)
-        assert row is not None
-        message = Outgoing.of(row)
+    if claimed is None:
+        return None
+    message = Outgoing.of(claimed)
 
     error, permanent = _send(sinks, message)
 
-    with sessions.begin() as session:
-        row = repo.get(session=session, notification_id=notification_id)
-        assert row is not None
-        now = clock()
-        next_at: datetime | None = None
-        if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
-        elif permanent or row.attempts >= settings.notify_max_attempts:
-            row.status, row.last_error = "dead", error[:_ERROR_MAX]
-        else:
-            delay = backoff_seconds(
-                row.attempts,
-                base=settings.notify_backoff_seconds,
-                cap=settings.notify_backoff_max_seconds,
-            )
-            next_at = now + timedelta(seconds=delay)
-            row.status, row.last_error = "retrying", error[:_ERROR_MAX]
-            row.next_attempt_at = next_at
-        return Outcome(
-            id=row.id,
-            channel=row.channel,
-            kind=row.kind,
-            recipient=row.recipient,
-            status=row.status,
-            attempts=row.attempts,
-            error=row.last_error,
-            next_attempt_at=next_at,
+    now = clock()
+    next_at: datetime | None = None
+    values: dict[str, Any]
+    if error is None:
+        values = {"status": "sent", "sent_at": now, "last_error": None}
+    elif permanent or message.attempt >= settings.notify_max_attempts:
+        values = {"status": "dead", "last_error": error[:_ERROR_MAX]}
+    else:
+        delay = backoff_seconds(
+            message.attempt,
+            base=settings.notify_backoff_seconds,
+            cap=settings.notify_backoff_max_seconds,
         )
+        next_at = now + timedelta(seconds=delay)
+        values = {
+            "status": "retrying",
+            "last_error": error[:_ERROR_MAX],
+            "next_attempt_at": next_at,
+        }
+    with sessions.begin() as session:
+        repo.record(session=session, notification_id=notification_id, values=values)
+    return Outcome(
+        id=message.id,
+        channel=message.channel,
+        kind=message.kind,
+        recipient=message.recipient,
+        status=values["status"],
+        attempts=message.attempt,
+        error=values["last_error"],
+        next_attempt_at=next_at,
+    )
 
 
 def deliver_due(

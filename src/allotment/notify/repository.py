@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,14 +53,30 @@ def due(*, session: Session, now: datetime, limit: int) -> Sequence[tuple[int, d
     return [(int(r[0]), r[1]) for r in rows]
 
 
+#: What a claim reads back: everything a sink needs, and the attempts counted so far.
+CLAIMED_COLUMNS = (
+    Notification.id,
+    Notification.kind,
+    Notification.recipient,
+    Notification.channel,
+    Notification.subject,
+    Notification.body,
+    Notification.payload,
+    Notification.created_at,
+    Notification.dedupe_key,
+    Notification.attempts,
+)
+
+
 def claim(
     *, session: Session, notification_id: int, seen_next_attempt_at: datetime, lease_until: datetime
-) -> bool:
+) -> Row[Any] | None:
     """Take one delivery attempt: count it and push ``next_attempt_at`` to the lease's end.
 
-    Compare-and-set on ``next_attempt_at``: of two workers that saw the same row, one claims it.
+    Compare-and-set on ``next_attempt_at``: of two workers that saw the same row, one claims it
+    (the row's :data:`CLAIMED_COLUMNS`, attempts included); the other gets ``None``.
     """
-    result = session.execute(
+    return session.execute(
         update(Notification)
         .where(
             Notification.id == notification_id,
@@ -68,9 +84,19 @@ def claim(
             Notification.next_attempt_at == seen_next_attempt_at,
         )
         .values(attempts=Notification.attempts + 1, next_attempt_at=lease_until)
+        .returning(*CLAIMED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+
+
+def record(*, session: Session, notification_id: int, values: dict[str, Any]) -> None:
+    """Write the outcome of an attempt (status, error, times)."""
+    session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get(*, session: Session, notification_id: int) -> Notification | None:

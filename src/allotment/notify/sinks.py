@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from allotment.config import Settings
 from allotment.db.types import utcnow
-from allotment.domain.models import Notification
 from allotment.errors import AppError
 
 
@@ -58,7 +57,8 @@ class Outgoing:
     attempt: int
 
     @classmethod
-    def of(cls, row: Notification) -> Outgoing:
+    def of(cls, row: Any) -> Outgoing:
+        """From an outbox row (a :class:`Notification` or a row of its claimed columns)."""
         return cls(
             id=row.id,
             kind=row.kind,
