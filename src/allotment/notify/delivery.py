@@ -126,6 +126,7 @@ def deliver_one(
     """Claim, send and record one notification; ``None`` when another worker claimed it."""
     lease = timedelta(seconds=settings.notify_lease_seconds)
     with sessions.begin() as session:
+        repo.commit_without_waiting(session=session)
         claimed = repo.claim(
             session=session,
             notification_id=notification_id,
@@ -158,6 +159,7 @@ def deliver_one(
             "next_attempt_at": next_at,
         }
     with sessions.begin() as session:
+        repo.commit_without_waiting(session=session)
         repo.record(session=session, notification_id=notification_id, values=values)
     return Outcome(
         id=message.id,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,17 @@ CLAIMED_COLUMNS = (
     Notification.dedupe_key,
     Notification.attempts,
 )
+
+
+def commit_without_waiting(*, session: Session) -> None:
+    """PostgreSQL: this transaction's commit does not wait for its WAL flush.
+
+    Safe for delivery bookkeeping only: a server crash can lose the last few hundred
+    milliseconds of claims and outcomes, which makes those notifications due again — delivered
+    twice, never lost (at-least-once). Nothing to do on SQLite.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 def claim(
