@@ -105,6 +105,11 @@ def test_audit_pages_follow_the_cursor_and_the_page_size_is_bounded(
     )
     assert backwards.status_code == 422
     assert_error(backwards.json(), "AuditQueryInvalidError", "until")
+    overflow = client.get(
+        "/api/v1/audit", params={"since": "9999-12-31T23:00:00-05:00"}, headers=headers
+    )
+    assert overflow.status_code == 422
+    assert_error(overflow.json(), "AuditQueryInvalidError", "since")
 
 
 def test_verify_reports_ok_then_the_first_tampered_record(

@@ -29,10 +29,13 @@ class AuditQueryInvalidError(AppError):
     code = "audit_query_invalid"
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, field: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        raise AuditQueryInvalidError(f"{field} is out of range in UTC", field=field) from None
 
 
 @router.get(
@@ -64,7 +67,7 @@ def list_audit(
 ) -> Page[AuditRecordRead]:
     """Records newest first, filtered; pass ``next_cursor`` back as ``cursor`` for more."""
     check_limit(limit, max_page_size=settings.max_page_size)
-    start, end = _utc(since), _utc(until)
+    start, end = _utc(since, "since"), _utc(until, "until")
     if start is not None and end is not None and end < start:
         raise AuditQueryInvalidError("until is before since", field="until")
     rows = repo.query_records(
