@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from allotment import audit
@@ -207,3 +209,47 @@ def test_the_outbox_lists_newest_first_by_status_and_channel(
     unknown = client.get("/api/v1/notifications", params={"status": "lost"}, headers=headers)
     assert unknown.status_code == 422
     assert_error(unknown.json(), "RequestValidationError", "status")
+
+
+AUDIT_PARAMS = ["entity_type", "entity_id", "actor", "action", "since", "until", "limit", "cursor"]
+OUTBOX_PARAMS = ["status", "kind", "channel", "limit", "cursor"]
+odd = st.one_of(
+    st.text(max_size=20),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.sampled_from(
+        ["\x00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59", "2026-01-01", "dead"]
+    ),
+    st.datetimes().map(lambda d: d.isoformat()),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    audit_params=st.dictionaries(st.sampled_from(AUDIT_PARAMS), odd, max_size=4),
+    outbox_params=st.dictionaries(st.sampled_from(OUTBOX_PARAMS), odd, max_size=3),
+)
+def test_no_parameters_make_the_audit_or_outbox_lists_fail(
+    app: FastAPI,
+    client: TestClient,
+    session: Session,
+    audit_params: dict[str, str],
+    outbox_params: dict[str, str],
+) -> None:
+    headers = _admin_headers(app, session)
+    for path, params in (("/api/v1/audit", audit_params), ("/api/v1/notifications", outbox_params)):
+        response = client.get(path, params=params, headers=headers)
+        assert response.status_code < 500, (path, params, response.text)
+        assert response.status_code not in (401, 403), response.text
+        if response.status_code >= 400:
+            assert set(response.json()) == {"error", "detail", "field"}
+
+
+def _admin_headers(app: FastAPI, session: Session) -> dict[str, str]:
+    """An admin's credentials (made once per database: every fuzzed example shares it)."""
+    user = session.scalars(select(User).where(User.role == Role.ADMIN)).first()
+    if user is None:
+        user = factories.user(session, role=Role.ADMIN)
+        session.commit()
+    return bearer(app, user)
