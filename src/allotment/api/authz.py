@@ -18,6 +18,9 @@ OPERATIONS: frozenset[Role] = frozenset(
     {R.PLANNER, R.CUSTOMER_SERVICE, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}
 )
 
+# Roles that answer for decisions (approve, escalate) and the administrators.
+SUPERVISORS_AND_UP: frozenset[Role] = frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN})
+
 AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     "me:read": ALL_ROLES,
     "backorders:read": ALL_ROLES,
@@ -25,6 +28,11 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     # Status changes follow supply and escalation: not customer service's or sales' to make.
     "backorders:transition": OPERATIONS - {R.CUSTOMER_SERVICE},
     "models:read": ALL_ROLES,
+    # The trail shows every decision and who made it: the people who answer for decisions
+    # (supervisor and up) and admins. Planners see a backorder's own history on its detail.
+    "audit:read": SUPERVISORS_AND_UP,
+    # The outbox holds messages to customers and roles: who runs the escalations reads it.
+    "notifications:read": SUPERVISORS_AND_UP,
 }
 
 # Routes that need no credentials (besides the OpenAPI documents).
