@@ -23,6 +23,7 @@ from allotment.allocation.model import (
     IntArray,
     Network,
     build_network,
+    gc_paused,
 )
 from allotment.allocation.problem import AllocationProblem
 from allotment.allocation.validate import validate
@@ -67,7 +68,7 @@ def greedy_flows(
     )
     rank, quantity, group = v["line_rank"], v["line_quantity"], v["line_group"]
     capacity, limits = v["node_capacity"], v["protect_limit"]
-    protect_ranks = [r for r, lim in enumerate(limits) if any(math.isfinite(u) for u in lim)]
+    protect_ranks: list[int] = v["protect_ranks"]
     # Sparse state: only nodes touched by these lines are ever read or written.
     remaining: dict[int, float] = {}
     lower_used: dict[tuple[int, int], float] = {}
@@ -179,6 +180,7 @@ def fcfs_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
     return lambda i: (lines[i].ordered_on.toordinal(), lines[i].line_id)
 
 
+@gc_paused
 def _run(
     name: str,
     problem: AllocationProblem,

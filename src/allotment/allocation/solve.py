@@ -48,6 +48,7 @@ from allotment.allocation.model import (
     build_model,
     build_network,
     components,
+    gc_paused,
     model_lp_arrays,
 )
 from allotment.allocation.problem import AllocationProblem
@@ -317,6 +318,7 @@ def _conflicts(st: _State, arcs: IntArray, lines: IntArray) -> list[str]:
     return names + sorted(seen)
 
 
+@gc_paused
 def solve(
     problem: AllocationProblem,
     *,
