@@ -69,27 +69,19 @@ def greedy_flows(
     rank, quantity, group = v["line_rank"], v["line_quantity"], v["line_group"]
     capacity, limits = v["node_capacity"], v["protect_limit"]
     protect_ranks: list[int] = v["protect_ranks"]
-    # Sparse state: only nodes touched by these lines are ever read or written.
-    remaining: dict[int, float] = {}
-    lower_used: dict[tuple[int, int], float] = {}
+    # Per node: units left, and per capped tier rank the units lower tiers took (lists: the
+    # loop below is plain Python, where list indexing is the cheapest lookup).
+    remaining = list(capacity)
+    caps = [(r, limits[r], [0.0] * len(capacity)) for r in protect_ranks]
     taken: dict[int, float] = {}
-
-    def room(a: int, line_rank: int) -> float:
-        n = arc_node[a]
-        avail = remaining.get(n, capacity[n])
-        for r in protect_ranks:
-            if r < line_rank:
-                lim = limits[r][n]
-                if lim != math.inf:
-                    avail = min(avail, lim - lower_used.get((r, n), 0.0))
-        return float(max(0.0, math.floor(avail + 1e-9)))
+    floor, inf = math.floor, math.inf
 
     def take(a: int, units: float, line_rank: int) -> None:
         n = arc_node[a]
-        remaining[n] = remaining.get(n, capacity[n]) - units
-        for r in protect_ranks:
+        remaining[n] -= units
+        for r, _, lower_used in caps:
             if r < line_rank:
-                lower_used[(r, n)] = lower_used.get((r, n), 0.0) + units
+                lower_used[n] += units
         taken[a] = taken.get(a, 0.0) + units
 
     def fill(i: int, need: float, positive_only: bool, log: list[tuple[int, float]]) -> float:
@@ -99,7 +91,15 @@ def greedy_flows(
                 break
             if positive_only and gain[a] <= 0:
                 break
-            u = min(need, room(a, lr))
+            n = arc_node[a]
+            avail = remaining[n]
+            if avail < 1.0 - 1e-9:  # exhausted: not one whole unit left (the common case)
+                continue
+            for r, lim, lower_used in caps:
+                if r < lr and lim[n] != inf and lim[n] - lower_used[n] < avail:
+                    avail = lim[n] - lower_used[n]
+            whole = float(floor(avail + 1e-9))
+            u = need if need < whole else whole
             if u > 0:
                 take(a, u, lr)
                 log.append((a, u))

@@ -176,15 +176,8 @@ def _solve_selection(
         h.setOptionValue("mip_rel_gap", st.mip_gap)
         # Start from the greedy plan: the incumbent is never worse than greedy.
         start = greedy_flows(net, lines, priority_key(net))[0][arcs]
-        full = np.bincount(net.arc_line[arcs], weights=start, minlength=net.n_lines)
-        y = [
-            1.0
-            if np.all(full[net.line_group == g] >= net.line_quantity[net.line_group == g])
-            else 0.0
-            for g in m.groups
-        ]
         guess = highspy.HighsSolution()
-        guess.col_value = list(start) + y
+        guess.col_value = list(start) + _shipped_complete(net, arcs, lines, start, m.groups)
         h.setSolution(guess)
         st.solver_calls += 1
         t_mip = time.perf_counter()
@@ -261,6 +254,18 @@ def _solve_selection(
     return True
 
 
+def _shipped_complete(
+    net: Network, arcs: IntArray, lines: IntArray, flows: FloatArray, groups: IntArray
+) -> list[float]:
+    """1.0 for each all-or-nothing order in ``groups`` whose lines ``flows`` fills completely."""
+    full = np.bincount(net.arc_line[arcs], weights=flows, minlength=net.n_lines)
+    member = lines[net.line_group[lines] >= 0]
+    short = full[member] < net.line_quantity[member] - _FRACTIONAL
+    incomplete = np.zeros(max(net.n_groups, 1), dtype=np.bool_)
+    incomplete[net.line_group[member[short]]] = True
+    return [0.0 if gone else 1.0 for gone in incomplete[groups].tolist()]
+
+
 def _fallback(st: _State, comps: list[int], lines: IntArray, why: str) -> None:
     greedy_flows(st.net, lines, priority_key(st.net), flows=st.flows)
     st.issues.append(
@@ -323,7 +328,7 @@ def solve(
     problem: AllocationProblem,
     *,
     time_limit: float = 60.0,
-    batch_arcs: int = 20_000,
+    batch_arcs: int = 3_000,
     monolithic: bool = False,
     relax_minimum_fill: bool = False,
     mip_gap: float = 0.005,
@@ -340,6 +345,9 @@ def solve(
         plan (reported in ``result.issues``).
     batch_arcs
         Pack independent LP components into solver calls of about this many variables.
+        Measured at 100k lines (simplex CPU for the whole LP): 3k-variable batches 2.0 s, 5k
+        2.3 s, 20k 2.9 s, 50k 4.9 s: dual simplex work grows faster than the batch, and below
+        a few thousand variables the per-call overhead takes over.
     monolithic
         Solve everything in one HiGHS call (the benchmark's reference; no component split).
     mip_gap
