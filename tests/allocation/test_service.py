@@ -75,7 +75,11 @@ def test_build_problem_reads_demand_supply_and_falls_back_to_value_at_risk(
     assert weights == {vip.id: 2500.0, std.id: 500.0}
     assert [(s.sku, s.location, s.quantity) for s in p.on_hand] == [("SKU-A", "WH-East", 30)]
     assert [po.quantity for po in p.in_transit] == [20]
-    assert {ln.minimum_fill for ln in p.lines} == {0.95}
+    # The contracts' 95 % fill-rate commitment, per customer (one line each here).
+    customers = {ln.customer_id for ln in p.lines}
+    assert len(customers) == 2
+    assert p.customer_minimum_fill == dict.fromkeys(customers, 0.95)
+    assert {ln.minimum_fill for ln in p.lines} == {0.0}
 
 
 def test_commit_ships_stock_moves_statuses_audits_and_next_run_compares(session: Session) -> None:

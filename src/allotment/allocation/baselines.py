@@ -3,8 +3,8 @@
 ``greedy`` fills lines in priority order (highest priority weight first), each from its most
 profitable sources; ``fcfs`` fills them in order-date order. Both honour supply, open quantity,
 all-or-nothing orders and protected shares; they serve locked quantities and minimum fills
-first, in the same order, and report what they could not meet. Greedy is also the optimizer's
-fallback for a component the solver cannot finish in time.
+first (then customers' fill commitments), in the same order, and report what they could not
+meet. Greedy is also the optimizer's fallback for a component the solver cannot finish in time.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from allotment.allocation.model import (
+    CUSTOMER_MINIMUM_FILL,
     LOCKED,
     MINIMUM_FILL,
     FloatArray,
@@ -146,6 +147,30 @@ def greedy_flows(
         log1: list[tuple[int, float]] = []
         fill(i, low - given[i], False, log1)
         given[i] += sum(u for _, u in log1)
+    # Pass 1b: customers' fill commitments (together over their lines), in the same order.
+    commitment, commitment_units = v["line_commitment"], v["commitment_units"]
+    got: dict[int, float] = {}
+    for i in ordered:
+        if commitment[i] >= 0:
+            got[commitment[i]] = got.get(commitment[i], 0.0) + given[i]
+    for i in ordered:
+        k = commitment[i]
+        need = math.ceil(commitment_units[k] - 1e-9) - got[k] if k >= 0 else 0.0
+        if need <= 0:
+            continue
+        if group[i] >= 0:
+            # An order belongs to one customer: the whole order counts towards it.
+            if group[i] not in tried:
+                tried.add(group[i])
+                before = sum(given[j] for j in group_members[group[i]])
+                try_group(group[i], forced=True)
+                got[k] += sum(given[j] for j in group_members[group[i]]) - before
+            continue
+        log1b: list[tuple[int, float]] = []
+        fill(i, min(need, quantity[i] - given[i]), False, log1b)
+        units = sum(u for _, u in log1b)
+        given[i] += units
+        got[k] += units
     # Pass 2: everything else that earns money.
     for i in ordered:
         if group[i] >= 0:
@@ -165,6 +190,13 @@ def greedy_flows(
             unmet.append(net.row_name(LOCKED, i))
         if given[i] + 1e-9 < minimum[i]:
             unmet.append(net.row_name(MINIMUM_FILL, i))
+    total: dict[int, float] = {}
+    for i in ordered:
+        if commitment[i] >= 0:
+            total[commitment[i]] = total.get(commitment[i], 0.0) + given[i]
+    for k, units in sorted(total.items()):
+        if units + 1e-9 < commitment_units[k]:
+            unmet.append(net.row_name(CUSTOMER_MINIMUM_FILL, int(net.commitment_line[k])))
     return x, unmet
 
 

@@ -42,6 +42,7 @@ SUPPLY_PO_LINE = "supply_po_line"
 OPEN_QUANTITY = "open_quantity"
 ALL_OR_NOTHING = "all_or_nothing"
 MINIMUM_FILL = "minimum_fill"
+CUSTOMER_MINIMUM_FILL = "customer_minimum_fill"
 PROTECTED_SHARE = "protected_share"
 LOCKED = "locked"
 INF = math.inf
@@ -104,6 +105,9 @@ class Network:
     line_locked: FloatArray
     line_minimum: FloatArray  # units (minimum fill × quantity)
     line_group: IntArray  # all-or-nothing group, -1 for none
+    line_commitment: IntArray  # customer fill commitment, -1 for none
+    commitment_units: FloatArray  # units the commitment's lines must get together
+    commitment_line: IntArray  # the commitment's first line (its row's subject)
     arc_line: IntArray
     arc_node: IntArray
     arc_gain: FloatArray  # USD per unit
@@ -151,6 +155,8 @@ class Network:
             "line_group": self.line_group.tolist(),
             "line_locked": self.line_locked.tolist(),
             "line_minimum": self.line_minimum.tolist(),
+            "line_commitment": self.line_commitment.tolist(),
+            "commitment_units": self.commitment_units.tolist(),
             "node_capacity": self.node_capacity.tolist(),
             "protect_limit": self.protect_limit.tolist(),
             # Tier ranks that cap some node: the only ones greedy has to check.
@@ -184,6 +190,8 @@ class Network:
             return f"{SUPPLY_PO_LINE}[{self.node_po_line[subject]}]"
         if family == PROTECTED_SHARE:
             return f"{PROTECTED_SHARE}[{self.node_name(subject)}, {TIER_ORDER[extra]}]"
+        if family == CUSTOMER_MINIMUM_FILL:
+            return f"{family}[customer {self.problem.lines[subject].customer_id}]"
         return f"{family}[{self.problem.lines[subject].name}]"
 
 
@@ -350,6 +358,7 @@ def build_network(problem: AllocationProblem) -> Network:
         line_locked=np.array([ln.locked_quantity for ln in lines], dtype=np.float64),
         line_minimum=np.array([ln.minimum_fill * ln.quantity for ln in lines], dtype=np.float64),
         line_group=np.array(l_group, dtype=np.int64),
+        **_commitments(problem, line_quantity),
         arc_line=arc_line,
         arc_node=arc_node,
         arc_gain=line_weight[arc_line] - transfer - substitution - lateness,
@@ -362,6 +371,32 @@ def build_network(problem: AllocationProblem) -> Network:
         protect_reserved=reserved,
         n_groups=len(groups),
     )
+
+
+def _commitments(problem: AllocationProblem, line_quantity: FloatArray) -> dict[str, Any]:
+    """Per line its customer's fill commitment (-1: none); per commitment the units its lines
+    must get together (share × their open quantity) and its first line."""
+    share = problem.customer_minimum_fill
+    index: dict[int, int] = {}
+    line_commitment = np.array(
+        [
+            index.setdefault(ln.customer_id, len(index))
+            if share.get(ln.customer_id, 0.0) > 0
+            else -1
+            for ln in problem.lines
+        ],
+        dtype=np.int64,
+    )
+    has = line_commitment >= 0
+    total = np.bincount(line_commitment[has], weights=line_quantity[has], minlength=len(index))
+    rate = np.array([share[c] for c in index], dtype=np.float64)
+    members = np.flatnonzero(has)
+    _, first_member = np.unique(line_commitment[members], return_index=True)
+    return {
+        "line_commitment": line_commitment,
+        "commitment_units": rate * total if len(index) else np.zeros(0),
+        "commitment_line": members[first_member].astype(np.int64),
+    }
 
 
 def _protection(
@@ -403,9 +438,10 @@ def _protection(
 
 
 def components(net: Network, *, link_orders: bool = True) -> tuple[IntArray, IntArray]:
-    """Independent sub-problems: SKUs linked through consented substitutes or an order's
-    all-or-nothing lines (union-find over SKUs); ``link_orders=False`` ignores the latter
-    (the sub-problems once every all-or-nothing choice is fixed).
+    """Independent sub-problems: SKUs linked through consented substitutes, an order's
+    all-or-nothing lines or a customer's fill commitment (union-find over SKUs);
+    ``link_orders=False`` ignores all-or-nothing orders (the sub-problems once every
+    all-or-nothing choice is fixed).
 
     Returns
     -------
@@ -437,6 +473,15 @@ def components(net: Network, *, link_orders: bool = True) -> tuple[IntArray, Int
             union(first_sku_of_group[g], s)
         else:
             first_sku_of_group[g] = s
+    # A customer's fill commitment links the SKUs of all its lines (one row over all of them).
+    first_sku_of_commitment: dict[int, int] = {}
+    for i in np.flatnonzero(net.line_commitment >= 0):
+        k = int(net.line_commitment[i])
+        s = int(net.line_sku[i])
+        if k in first_sku_of_commitment:
+            union(first_sku_of_commitment[k], s)
+        else:
+            first_sku_of_commitment[k] = s
     roots = np.array([find(s) for s in range(len(net.skus))], dtype=np.int64)
     _, label = np.unique(roots, return_inverse=True)
     label = label.astype(np.int64)
@@ -593,6 +638,29 @@ def add_minimum_fill(net: Network, m: Model) -> RowBlock:
     return _lower_bound_rows(MINIMUM_FILL, net, m, net.line_minimum)
 
 
+def add_customer_minimum_fill(net: Network, m: Model) -> RowBlock:
+    """Σ units to a customer's lines ≥ its contract's fill commitment × their open quantity."""
+    lines = net.arc_line[m.arcs]
+    sel_lines = m.lines[net.line_commitment[m.lines] >= 0]
+    if len(sel_lines) == 0:
+        return _empty(CUSTOMER_MINIMUM_FILL)
+    # Components keep a customer's lines together, so every commitment here is whole.
+    commitments = np.unique(net.line_commitment[sel_lines])
+    row_of = np.full(len(net.commitment_units), -1, dtype=np.int64)
+    row_of[commitments] = np.arange(len(commitments))
+    keys = np.where(net.line_commitment[lines] >= 0, row_of[net.line_commitment[lines]], -1)
+    keep = keys >= 0
+    return _grouped_rows(
+        CUSTOMER_MINIMUM_FILL,
+        keys[keep],
+        np.flatnonzero(keep).astype(np.int64),
+        np.ones(int(keep.sum())),
+        net.commitment_units[commitments],
+        np.full(len(commitments), INF),
+        net.commitment_line[commitments],
+    )
+
+
 def add_locked(net: Network, m: Model) -> RowBlock:
     """Σ units to a line ≥ the quantity already committed to it (kept by every plan)."""
     return _lower_bound_rows(LOCKED, net, m, net.line_locked)
@@ -668,6 +736,7 @@ FAMILIES = (
     add_open_quantity,
     add_all_or_nothing,
     add_minimum_fill,
+    add_customer_minimum_fill,
     add_protected_share,
     add_locked,
 )

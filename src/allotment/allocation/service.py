@@ -154,7 +154,6 @@ def build_problem(
                 all_or_nothing=not r.allows_partial_ship,
                 substitution_consent=r.allows_substitution,
                 locked_quantity=min(locked.get(r.backorder_id, 0), r.open_quantity),
-                minimum_fill=r.fill_rate_commitment if alloc.enforce_contract_minimum_fill else 0.0,
                 label=r.number,
             )
         )
@@ -211,6 +210,12 @@ def build_problem(
         substitutes=subs,
         protected_share={t.value: s for t, s in alloc.protected_share.items()},
         lateness_cost_per_unit_day=float(alloc.lateness_cost_per_unit_day),
+        # The contract's fill-rate commitment holds per customer, over all its open lines.
+        customer_minimum_fill={
+            r.customer_id: r.fill_rate_commitment
+            for r in rows
+            if alloc.enforce_contract_minimum_fill and r.fill_rate_commitment > 0
+        },
     )
     return BuiltProblem(
         problem=problem,

@@ -35,6 +35,7 @@ import numpy.typing as npt
 from allotment.allocation.baselines import greedy_flows, priority_key
 from allotment.allocation.model import (
     ALL_OR_NOTHING,
+    CUSTOMER_MINIMUM_FILL,
     INF,
     LOCKED,
     MINIMUM_FILL,
@@ -288,7 +289,7 @@ def _conflicts(st: _State, arcs: IntArray, lines: IntArray) -> list[str]:
     slack_of: list[tuple[str, int]] = []
     offset = 0
     for b in m.blocks:
-        if b.family in (LOCKED, MINIMUM_FILL):
+        if b.family in (LOCKED, MINIMUM_FILL, CUSTOMER_MINIMUM_FILL):
             for r in range(b.n_rows):
                 h.addCol(-1.0, 0.0, highspy.kHighsInf, 1, np.array([offset + r]), np.array([1.0]))
                 slack_of.append((b.family, int(b.subject[r])))
@@ -299,6 +300,11 @@ def _conflicts(st: _State, arcs: IntArray, lines: IntArray) -> list[str]:
     col = np.asarray(h.getSolution().col_value)
     slack = col[m.n_cols :]
     short_lines = {s for (fam, s), v in zip(slack_of, slack, strict=True) if v > _TOL}
+    # A customer's commitment row is short on all of that customer's lines.
+    for (fam, s), v in zip(slack_of, slack, strict=True):
+        if fam == CUSTOMER_MINIMUM_FILL and v > _TOL:
+            k = net.line_commitment[s]
+            short_lines.update(int(i) for i in lines[net.line_commitment[lines] == k])
     names = [net.row_name(fam, s) for (fam, s), v in zip(slack_of, slack, strict=True) if v > _TOL]
     x = col[: len(arcs)]
     used = np.bincount(net.arc_node[arcs], weights=x, minlength=net.n_nodes)
@@ -542,15 +548,23 @@ def _fix_orders_then_solve(
 
 
 def _relax(st: _State, sel: object, has_group: np.ndarray) -> None:  # type: ignore[type-arg]
-    """Re-solve infeasible components without the minimum fill of their lines."""
+    """Re-solve infeasible components without the minimum fill of their lines and customers."""
     assert callable(sel)
     infeasible = [i for i in st.issues if i.kind == "infeasible"]
     if not infeasible:
         return
     minimum = st.net.line_minimum.copy()
+    commitment_units = st.net.commitment_units.copy()
+    dropped_commitments: dict[int, list[str]] = {}
     for issue in infeasible:
         minimum[issue.lines] = 0.0
-    st.net = dataclasses.replace(st.net, line_minimum=minimum)
+        ks = np.unique(st.net.line_commitment[issue.lines])
+        ks = ks[ks >= 0]
+        commitment_units[ks] = 0.0
+        dropped_commitments[issue.component] = [
+            st.net.row_name(CUSTOMER_MINIMUM_FILL, int(st.net.commitment_line[k])) for k in ks
+        ]
+    st.net = dataclasses.replace(st.net, line_minimum=minimum, commitment_units=commitment_units)
     for issue in infeasible:
         st.issues.remove(issue)
         arcs, lines = sel([issue.component])
@@ -560,7 +574,7 @@ def _relax(st: _State, sel: object, has_group: np.ndarray) -> None:  # type: ign
             f"{MINIMUM_FILL}[{st.net.problem.lines[i].name}]"
             for i in issue.lines
             if st.net.problem.lines[i].minimum_fill > 0
-        ]
+        ] + dropped_commitments[issue.component]
         if len(st.issues) == before or st.issues[-1].kind != "infeasible":
             st.issues.append(
                 ComponentIssue(
