@@ -465,23 +465,20 @@ def components(net: Network, *, link_orders: bool = True) -> tuple[IntArray, Int
     sub_arcs = np.flatnonzero(net.arc_substitute)
     for a in sub_arcs:
         union(int(net.line_sku[net.arc_line[a]]), int(net.node_sku[net.arc_node[a]]))
-    first_sku_of_group: dict[int, int] = {}
-    for i in np.flatnonzero(net.line_group >= 0) if link_orders else ():
-        g = int(net.line_group[i])
-        s = int(net.line_sku[i])
-        if g in first_sku_of_group:
-            union(first_sku_of_group[g], s)
-        else:
-            first_sku_of_group[g] = s
+
+    def link(label: IntArray) -> None:
+        """Union the SKUs of all lines that share a ``label`` (>= 0)."""
+        first_sku: dict[int, int] = {}
+        for k, s in zip(label[label >= 0].tolist(), net.line_sku[label >= 0].tolist(), strict=True):
+            if k in first_sku:
+                union(first_sku[k], s)
+            else:
+                first_sku[k] = s
+
+    if link_orders:
+        link(net.line_group)
     # A customer's fill commitment links the SKUs of all its lines (one row over all of them).
-    first_sku_of_commitment: dict[int, int] = {}
-    for i in np.flatnonzero(net.line_commitment >= 0):
-        k = int(net.line_commitment[i])
-        s = int(net.line_sku[i])
-        if k in first_sku_of_commitment:
-            union(first_sku_of_commitment[k], s)
-        else:
-            first_sku_of_commitment[k] = s
+    link(net.line_commitment)
     roots = np.array([find(s) for s in range(len(net.skus))], dtype=np.int64)
     _, label = np.unique(roots, return_inverse=True)
     label = label.astype(np.int64)
