@@ -175,6 +175,9 @@ def _solve_selection(
     if integer:
         h = _highs(m, st.deadline - time.perf_counter())
         h.setOptionValue("mip_rel_gap", st.mip_gap)
+        # It starts from the greedy plan below, so the feasibility-jump heuristic (a search for a
+        # first feasible plan) only costs time: measured half the MIP time, same optima.
+        h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
         # Start from the greedy plan: the incumbent is never worse than greedy.
         start = greedy_flows(net, lines, priority_key(net))[0][arcs]
         guess = highspy.HighsSolution()
