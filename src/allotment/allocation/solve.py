@@ -530,9 +530,19 @@ def _fix_orders_then_solve(
     sub_of_arc = sub_line[net.arc_line[arcs]]
     subs = np.unique(sub_line[lines])
     sizes = np.bincount(sub_of_arc, minlength=int(sub_line.max()) + 1)
+    # Arcs and lines sorted by sub-component: a batch of consecutive ones is a slice.
+    arc_order = np.argsort(sub_of_arc, kind="stable")
+    line_order = np.argsort(sub_line[lines], kind="stable")
+    arc_at = np.searchsorted(sub_of_arc[arc_order], subs)
+    line_at = np.searchsorted(sub_line[lines][line_order], subs)
+    done = 0
     for batch in _pack([int(c) for c in subs], sizes, batch_arcs):
-        b_arcs = arcs[np.isin(sub_of_arc, batch)]
-        b_lines = lines[np.isin(sub_line[lines], batch)]
+        first, last = done, done + len(batch)
+        done = last
+        a_end = int(arc_at[last]) if last < len(subs) else len(arcs)
+        l_end = int(line_at[last]) if last < len(subs) else len(lines)
+        b_arcs = np.sort(arcs[arc_order[int(arc_at[first]) : a_end]])
+        b_lines = np.sort(lines[line_order[int(line_at[first]) : l_end]])
         _solve_selection(st, [comp], b_arcs, b_lines, False, given=fixed)
     value = float(np.dot(net.arc_gain[arcs], st.flows[arcs]))
     greedy_value = float(np.dot(net.arc_gain[arcs], plan[arcs]))
