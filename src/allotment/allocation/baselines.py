@@ -85,7 +85,10 @@ def greedy_flows(
                 lower_used[n] += units
         taken[a] = taken.get(a, 0.0) + units
 
-    def fill(i: int, need: float, positive_only: bool, log: list[tuple[int, float]]) -> float:
+    def fill(
+        i: int, need: float, positive_only: bool, log: list[tuple[int, float]] | None = None
+    ) -> float:
+        """Give line ``i`` up to ``need`` units; returns what is still missing."""
         lr = rank[i]
         for a in by_line[starts[i] : starts[i + 1]]:
             if need <= 0:
@@ -103,7 +106,8 @@ def greedy_flows(
             u = need if need < whole else whole
             if u > 0:
                 take(a, u, lr)
-                log.append((a, u))
+                if log is not None:
+                    log.append((a, u))
                 need -= u
         return need
 
@@ -144,9 +148,8 @@ def greedy_flows(
                 tried.add(group[i])
                 try_group(group[i], forced=True)
             continue
-        log1: list[tuple[int, float]] = []
-        fill(i, low - given[i], False, log1)
-        given[i] += sum(u for _, u in log1)
+        need = low - given[i]
+        given[i] += need - fill(i, need, False)
     # Pass 1b: customers' fill commitments (together over their lines), in the same order.
     commitment, commitment_units = v["line_commitment"], v["commitment_units"]
     got: dict[int, float] = {}
@@ -166,9 +169,8 @@ def greedy_flows(
                 try_group(group[i], forced=True)
                 got[k] += sum(given[j] for j in group_members[group[i]]) - before
             continue
-        log1b: list[tuple[int, float]] = []
-        fill(i, min(need, quantity[i] - given[i]), False, log1b)
-        units = sum(u for _, u in log1b)
+        need = min(need, quantity[i] - given[i])
+        units = need - fill(i, need, False)
         given[i] += units
         got[k] += units
     # Pass 2: everything else that earns money.
@@ -178,9 +180,8 @@ def greedy_flows(
                 tried.add(group[i])
                 try_group(group[i], forced=False)
             continue
-        log2: list[tuple[int, float]] = []
-        fill(i, quantity[i] - given[i], True, log2)
-        given[i] += sum(u for _, u in log2)
+        need = quantity[i] - given[i]
+        given[i] += need - fill(i, need, True)
     if taken:
         keys = np.fromiter(taken.keys(), dtype=np.int64, count=len(taken))
         x[keys] += np.fromiter(taken.values(), dtype=np.float64, count=len(taken))
@@ -202,8 +203,9 @@ def greedy_flows(
 
 def priority_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
     """Highest priority weight first; ties by line id."""
-    lines = net.problem.lines
-    return lambda i: (-lines[i].priority_weight, lines[i].line_id)
+    weight = net.line_weight.tolist()  # the lines' priority weights
+    ids = [line.line_id for line in net.problem.lines]
+    return lambda i: (-weight[i], ids[i])
 
 
 def fcfs_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
