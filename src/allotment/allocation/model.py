@@ -151,6 +151,8 @@ class Network:
             "arc_line": self.arc_line.tolist(),
             "arc_gain": self.arc_gain.tolist(),
             "line_rank": self.line_rank.tolist(),
+            "line_weight": self.line_weight.tolist(),
+            "line_id": [line.line_id for line in self.problem.lines],
             "line_quantity": self.line_quantity.tolist(),
             "line_group": self.line_group.tolist(),
             "line_locked": self.line_locked.tolist(),
