@@ -82,27 +82,13 @@ class _State:
 
 
 def _highs(m: Model, time_limit: float) -> highspy.Highs:
+    """A HiGHS instance holding ``m`` (maximize), ready to run.
+
+    The model goes in through the pointer form of ``passModel``: numpy arrays are read in place,
+    where filling a ``HighsLp`` converts every element through Python (measured 5 ms per 3k-
+    variable batch, as long as the simplex on it).
+    """
     lower, upper, starts, index, value = model_lp_arrays(m)
-    lp = highspy.HighsLp()
-    lp.num_col_ = m.n_cols
-    lp.num_row_ = len(lower)
-    lp.col_cost_ = m.cost
-    lp.col_lower_ = m.col_lower
-    lp.col_upper_ = m.col_upper
-    lp.row_lower_ = np.where(np.isinf(lower), -highspy.kHighsInf, lower)
-    lp.row_upper_ = np.where(np.isinf(upper), highspy.kHighsInf, upper)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = starts
-    lp.a_matrix_.index_ = index
-    lp.a_matrix_.value_ = value
-    lp.a_matrix_.num_col_ = m.n_cols
-    lp.a_matrix_.num_row_ = len(lower)
-    lp.sense_ = highspy.ObjSense.kMaximize
-    if m.integer.any():
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-            for b in m.integer
-        ]
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(0.01, float(time_limit)))
@@ -111,7 +97,23 @@ def _highs(m: Model, time_limit: float) -> highspy.Highs:
         # transportation-like LPs, and Devex pricing needs ~15 % fewer dual simplex iterations.
         h.setOptionValue("presolve", "off")
         h.setOptionValue("simplex_dual_edge_weight_strategy", 1)
-    h.passModel(lp)
+    h.passModel(
+        m.n_cols,
+        len(lower),
+        len(index),
+        int(highspy.MatrixFormat.kRowwise),
+        int(highspy.ObjSense.kMaximize),
+        0.0,
+        m.cost,
+        m.col_lower,
+        m.col_upper,
+        np.where(np.isinf(lower), -highspy.kHighsInf, lower),
+        np.where(np.isinf(upper), highspy.kHighsInf, upper),
+        starts.astype(np.int32),
+        index.astype(np.int32),
+        value,
+        np.where(m.integer, int(highspy.HighsVarType.kInteger), 0).astype(np.int32),
+    )
     return h
 
 
