@@ -557,15 +557,20 @@ def _rows_by(
     vals = np.ones(len(cols)) if coef is None else coef
     if keep is not None:
         owner, cols, vals = owner[keep], cols[keep], vals[keep]
-    subjects, keys = np.unique(owner, return_inverse=True)
-    return _grouped_rows(
+    # One stable sort by owner gives the rows (subjects ascending) and their entries in order.
+    order = np.argsort(owner, kind="stable")
+    owner = owner[order]
+    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else order[:0]
+    subjects = owner[first].astype(np.int64)
+    starts = np.append(first, len(owner)).astype(np.int64)
+    return RowBlock(
         family,
-        keys.astype(np.int64),
-        cols,
-        vals,
+        subjects,
         lower_of[subjects],
         upper_of[subjects],
-        subjects.astype(np.int64),
+        starts,
+        cols[order],
+        vals[order],
     )
 
 
