@@ -85,8 +85,8 @@ def _highs(m: Model, time_limit: float) -> highspy.Highs:
     """A HiGHS instance holding ``m`` (maximize), ready to run.
 
     The model goes in through the pointer form of ``passModel``: numpy arrays are read in place,
-    where filling a ``HighsLp`` converts every element through Python (measured 5 ms per 3k-
-    variable batch, as long as the simplex on it).
+    where filling a ``HighsLp`` converts every element through Python (measured at 100k lines,
+    435 models: 0.40 s CPU that way, 0.18 s this way).
     """
     lower, upper, starts, index, value = model_lp_arrays(m)
     h = highspy.Highs()  # type: ignore[no-untyped-call]
