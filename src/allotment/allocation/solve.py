@@ -216,7 +216,7 @@ def _solve_selection(
                 int(g): float(round(float(v)))
                 for g, v in zip(m.groups, x[len(arcs) :], strict=True)
             }
-            lp = build_model(net, arcs, lines, integer=False, fixed_groups=fixed)
+            lp = _with_orders_fixed(m, fixed)
             lp_status, h_lp = _run(st, lp)
             if lp_status == highspy.HighsModelStatus.kOptimal:
                 dual_model, dual_h = lp, h_lp
@@ -258,6 +258,16 @@ def _solve_selection(
         return True
     _fallback(st, comps, lines, h.modelStatusToString(status))
     return True
+
+
+def _with_orders_fixed(m: Model, fixed: dict[int, float]) -> Model:
+    """The LP of MIP ``m`` with every all-or-nothing choice fixed (same rows, no rebuild)."""
+    lower, upper = m.col_lower.copy(), m.col_upper.copy()
+    cols = len(m.arcs) + np.arange(len(m.groups))
+    lower[cols] = upper[cols] = [fixed[int(g)] for g in m.groups]
+    return dataclasses.replace(
+        m, col_lower=lower, col_upper=upper, integer=np.zeros_like(m.integer)
+    )
 
 
 def _shipped_complete(
