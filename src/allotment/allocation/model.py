@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -206,53 +207,48 @@ def _days(problem: AllocationProblem, day: object) -> float:
 
 def build_network(problem: AllocationProblem) -> Network:
     """Enumerate supply nodes and every arc that can serve a line (the variables)."""
-    sku_index: dict[str, int] = {}
-
-    def sku_of(name: str) -> int:
-        return sku_index.setdefault(name, len(sku_index))
-
-    kinds: list[int] = []
-    n_sku: list[int] = []
-    n_loc: list[str] = []
-    n_po: list[int] = []
-    n_cap: list[float] = []
-    n_avail: list[float] = []
-    n_p: list[float] = []
-    n_late: list[float] = []
-    stock_node: dict[tuple[str, str], int] = {}
-    for stock in problem.on_hand:
-        stock_node[(stock.sku, stock.location)] = len(kinds)
-        kinds.append(ON_HAND)
-        n_sku.append(sku_of(stock.sku))
-        n_loc.append(stock.location)
-        n_po.append(-1)
-        n_cap.append(float(stock.quantity))
-        n_avail.append(0.0)
-        n_p.append(0.0)
-        n_late.append(0.0)
+    # One pass over the lines' attributes (attrgetter runs in C; this is 100k lines).
+    line_sku_name, line_location = (
+        (list(col) for col in zip(*map(attrgetter("sku", "location"), problem.lines), strict=True))
+        if problem.lines
+        else ([], [])
+    )
+    stock_node: dict[tuple[str, str], int] = {
+        (stock.sku, stock.location): n for n, stock in enumerate(problem.on_hand)
+    }
     # A zero-stock node where a line's own SKU is asked for, so the shadow price of one more
     # unit there is reported even when nothing is on hand.
-    for line in problem.lines:
-        key = (line.sku, line.location)
-        if key not in stock_node:
-            stock_node[key] = len(kinds)
-            kinds.append(ON_HAND)
-            n_sku.append(sku_of(line.sku))
-            n_loc.append(line.location)
-            n_po.append(-1)
-            n_cap.append(0.0)
-            n_avail.append(0.0)
-            n_p.append(0.0)
-            n_late.append(0.0)
-    for po in problem.in_transit:
-        kinds.append(PO_LINE)
-        n_sku.append(sku_of(po.sku))
-        n_loc.append(po.location)
-        n_po.append(po.po_line_id)
-        n_cap.append(float(po.quantity))
-        n_avail.append(max(0.0, _days(problem, po.expected_arrival)))
-        n_p.append(po.p_delay)
-        n_late.append(po.days_late_if_delayed)
+    missing = [
+        key
+        for key in dict.fromkeys(zip(line_sku_name, line_location, strict=True))
+        if key not in stock_node
+    ]
+    for key in missing:
+        stock_node[key] = len(stock_node)
+    pos = problem.in_transit
+    n_stock = len(problem.on_hand)
+    kinds = [ON_HAND] * (n_stock + len(missing)) + [PO_LINE] * len(pos)
+    node_sku_name = (
+        [stock.sku for stock in problem.on_hand] + [k[0] for k in missing] + [po.sku for po in pos]
+    )
+    # SKU numbers in order of first appearance among the nodes.
+    sku_index = {name: k for k, name in enumerate(dict.fromkeys(node_sku_name))}
+    n_sku = [sku_index[name] for name in node_sku_name]
+    n_loc = (
+        [stock.location for stock in problem.on_hand]
+        + [k[1] for k in missing]
+        + [po.location for po in pos]
+    )
+    n_po = [-1] * (n_stock + len(missing)) + [po.po_line_id for po in pos]
+    n_cap = (
+        [float(stock.quantity) for stock in problem.on_hand]
+        + [0.0] * len(missing)
+        + [float(po.quantity) for po in pos]
+    )
+    no_wait = [0.0] * (n_stock + len(missing))
+    n_avail = no_wait + [max(0.0, _days(problem, po.expected_arrival)) for po in pos]
+    n_p = no_wait + [po.p_delay for po in pos]
+    n_late = no_wait + [po.days_late_if_delayed for po in pos]
 
     subs_of: dict[str, list[tuple[str, float]]] = {}
     for sub in problem.substitutes:
@@ -291,8 +287,8 @@ def build_network(problem: AllocationProblem) -> Network:
     loc_index: dict[str, int] = {}
     for name in n_loc:
         loc_index.setdefault(name, len(loc_index))
-    for line in problem.lines:
-        loc_index.setdefault(line.location, len(loc_index))
+    for name in line_location:
+        loc_index.setdefault(name, len(loc_index))
     for ln in problem.lanes:
         loc_index.setdefault(ln.origin, len(loc_index))
         loc_index.setdefault(ln.destination, len(loc_index))
@@ -304,7 +300,7 @@ def build_network(problem: AllocationProblem) -> Network:
         lane_cost[loc_index[ln.origin], loc_index[ln.destination]] = ln.cost_per_unit
         lane_lead[loc_index[ln.origin], loc_index[ln.destination]] = ln.lead_time_days
     node_loc_idx = np.array([loc_index[x] for x in n_loc], dtype=np.int64)
-    line_loc_idx = np.array([loc_index[ln.location] for ln in problem.lines], dtype=np.int64)
+    line_loc_idx = np.array([loc_index[x] for x in line_location], dtype=np.int64)
     cost = lane_cost[node_loc_idx[node], line_loc_idx[line_idx]]
     ok = np.isfinite(cost)
     node, line_idx, premium, cost = node[ok], line_idx[ok], premium[ok], cost[ok]
@@ -353,7 +349,7 @@ def build_network(problem: AllocationProblem) -> Network:
         node_po_line=np.array(n_po, dtype=np.int64),
         node_capacity=node_capacity,
         node_available=np.array(n_avail, dtype=np.float64),
-        line_sku=np.array([sku_index[ln.sku] for ln in lines], dtype=np.int64),
+        line_sku=np.array([sku_index[x] for x in line_sku_name], dtype=np.int64),
         line_quantity=line_quantity,
         line_weight=line_weight,
         line_rank=line_rank,
