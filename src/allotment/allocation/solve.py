@@ -183,7 +183,7 @@ def _solve_selection(
         # Start from the greedy plan: the incumbent is never worse than greedy.
         start = greedy_flows(net, lines, priority_key(net))[0][arcs]
         guess = highspy.HighsSolution()
-        guess.col_value = list(start) + _shipped_complete(net, arcs, lines, start, m.groups)
+        guess.col_value = start.tolist() + _shipped_complete(net, arcs, lines, start, m.groups)
         h.setSolution(guess)
         st.solver_calls += 1
         t_mip = time.perf_counter()
