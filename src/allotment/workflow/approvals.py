@@ -267,16 +267,22 @@ def _route_now(session: Session, rec: Recommendation, now: datetime) -> Route:
     return found
 
 
-def _explain_eagerly(session: Session, backorder_id: int) -> str:
-    """Compute the backorder's explanation now (filling the explanation cache); its outcome."""
+def explain(session: Session, *, backorder_id: int) -> tuple[dict[str, Any] | None, str | None]:
+    """The backorder's explanation as plain data (filling the explanation cache on a miss), or
+    None and why there is none (not scored, model unavailable...)."""
     from allotment.scoring.explanation import explain_backorder  # heavy: only when needed
 
     try:
         with session.begin_nested():
-            explain_backorder(session, backorder_id)
+            return explain_backorder(session, backorder_id).to_dict(), None
     except AppError as exc:
-        return f"unavailable: {exc.message}"
-    return "computed"
+        return None, exc.message
+
+
+def _explain_eagerly(session: Session, backorder_id: int) -> str:
+    """Compute the backorder's explanation now, so approvers find it cached; its outcome."""
+    _found, problem = explain(session, backorder_id=backorder_id)
+    return "computed" if problem is None else f"unavailable: {problem}"
 
 
 def _enter_chain(
