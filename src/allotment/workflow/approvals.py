@@ -233,7 +233,9 @@ def _route_now(session: Session, rec: Recommendation, now: datetime) -> Route:
     """The chain with the active policy, on the amount summed over the customer and SKU's
     submitted recommendations within the policy's window before ``now``."""
     version, policy = policy_service.active_policy(session)
-    tier = repo.customer_tier(session=session, customer_id=rec.customer_id)
+    # Locking the customer serializes routing of their submissions (PostgreSQL; SQLite has one
+    # writer anyway), so two concurrent halves of a split each see the other.
+    tier = repo.customer_tier(session=session, customer_id=rec.customer_id, for_update=True)
     hours = policy.recommendations.split_window_hours
     counted: list[tuple[int, datetime, Decimal]] = []
     if rec.committed > 0:  # a decision that commits no money is not part of a split
