@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from allotment.db.engine import make_sessionmaker
@@ -519,3 +520,18 @@ def test_concurrent_halves_of_a_split_see_each_other(engine: Engine, session: Se
     session.expire_all()
     got = sorted(session.get(Recommendation, i).routed_amount for i in (first.id, second.id))  # type: ignore[union-attr]
     assert got == [Decimal("6000.00"), Decimal("12000.00")]
+
+
+def test_an_explanation_that_cannot_be_stored_now_does_not_fail_the_request(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allotment.scoring import explanation
+
+    def busy(_session: Session, _backorder_id: int) -> None:
+        raise OperationalError("INSERT INTO explanation_cache", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(explanation, "explain_backorder", busy)
+    rec = recommendation(session)
+    found, problem = wf.explain(session, backorder_id=rec.backorder_id)
+    assert found is None and problem is not None and "database busy" in problem
+    assert wf.chain(session, recommendation_id=rec.id).recommendation.status == "proposed"

@@ -49,6 +49,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from allotment.audit import service as audit
@@ -279,6 +280,10 @@ def explain(session: Session, *, backorder_id: int) -> tuple[dict[str, Any] | No
             return explain_backorder(session, backorder_id).to_dict(), None
     except AppError as exc:
         return None, exc.message
+    except OperationalError:
+        # SQLite: a read transaction (a GET) that must store a cache miss cannot become the
+        # writer when another write committed after its snapshot. The request goes on without it.
+        return None, "the explanation could not be stored now (database busy); ask again"
 
 
 def _explain_eagerly(session: Session, backorder_id: int) -> str:
