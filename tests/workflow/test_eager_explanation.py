@@ -3,6 +3,10 @@ backorder into the cache, so the approver's view is read, not computed."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -38,5 +42,7 @@ def test_submission_puts_the_backorders_explanation_in_the_cache(tiny_world: Eng
     assert problem is None and found is not None
     assert any(c["parts"] for c in found["components"]), "model-driven parts from the cache"
     assert _cached(session) == stored  # read from the cache, nothing computed again
+    # The API sends it as JSON: every value serializes (no NaN tokens, no numpy scalars).
+    json.dumps(TypeAdapter(dict[str, Any]).dump_python(found, mode="json"), allow_nan=False)
     session.rollback()
     session.close()
