@@ -1,12 +1,22 @@
 """The recommendation approval workflow: submit, decide step by step, change, execute.
 
-A flow driven by the recommendation's status (services flush; the caller commits)::
+A flow driven by the recommendation's status (services flush; the caller commits):
 
-    proposed ──submit──▶ pending_approval ──approve (last step)──▶ approved ──execute──▶ executed
-       │  ▲                  │      │                                 │
-       │  └─request_alternative┘    └──reject──▶ rejected             │
-       └──submit, amount under the automatic threshold──▶ approved ◀──┘ (a change: back to
-                                                                         pending, approvals void)
+================  =====================================  ===================================
+from              by                                     to
+================  =====================================  ===================================
+proposed          :func:`submit`                         pending_approval (approved at once
+                                                         under the automatic threshold)
+pending_approval  :func:`decide` approve or              pending_approval (the next step)
+                  approve_with_conditions, not the last
+                  step
+pending_approval  the same on the last step              approved
+pending_approval  :func:`decide` reject                  rejected (final)
+pending_approval  :func:`decide` request_alternative     proposed (chain voided)
+pending_approval, :func:`update`                         pending_approval (approvals voided,
+approved                                                 routed again)
+approved          :func:`execute`                        executed (final)
+================  =====================================  ===================================
 
 Rules
 -----
