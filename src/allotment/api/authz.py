@@ -25,6 +25,8 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     # Status changes follow supply and escalation: not customer service's or sales' to make.
     "backorders:transition": OPERATIONS - {R.CUSTOMER_SERVICE},
     "models:read": ALL_ROLES,
+    # ERP / WMS / CRM connectors (machine users with API keys) and the people who run them.
+    "events:ingest": OPERATIONS,
 }
 
 # Routes that need no credentials (besides the OpenAPI documents).

@@ -12,6 +12,7 @@ from allotment.cli import audit as audit_cli
 from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
 from allotment.cli import demo as demo_cli
+from allotment.cli import events as events_cli
 from allotment.cli import generate as generate_cli
 from allotment.cli import io as io_cli
 from allotment.cli import models as models_cli
@@ -35,6 +36,7 @@ app.add_typer(models_cli.app, name="models")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(users_cli.app, name="users")
+app.add_typer(events_cli.app, name="events")
 app.command("import")(io_cli.import_)
 app.command("export")(io_cli.export_)
 app.command("generate")(generate_cli.generate)

@@ -51,6 +51,33 @@ def transition(
     return change
 
 
+def expect_on(
+    session: Session,
+    *,
+    backorder: Backorder,
+    eta: date,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> bool:
+    """Set a backorder's expected date to its supply's new ETA; an ``open`` or ``eta_updated``
+    one moves to ``eta_updated`` (returns whether it moved), a partially resolved or escalated
+    one keeps its status."""
+    backorder.expected_fulfillment_date = eta
+    backorder.updated_at = at
+    if backorder.status not in (BackorderStatus.OPEN, BackorderStatus.ETA_UPDATED):
+        return False
+    transition(
+        session,
+        backorder=backorder,
+        to=BackorderStatus.ETA_UPDATED,
+        actor=actor,
+        reason=reason,
+        at=at,
+    )
+    return True
+
+
 def record_fulfilment(
     session: Session,
     *,
@@ -246,18 +273,15 @@ def apply_po_delay(
         value = to_money(line.unit_price * open_qty)
         existing = repo.active_backorder_for_line(session=session, order_line_id=line.id)
         if existing is not None:
-            existing.expected_fulfillment_date = new_eta
-            action = "unchanged"
-            if existing.status in (BackorderStatus.OPEN, BackorderStatus.ETA_UPDATED):
-                transition(
-                    session,
-                    backorder=existing,
-                    to=BackorderStatus.ETA_UPDATED,
-                    actor=actor,
-                    reason=f"ETA {previous} -> {new_eta}: {reason}",
-                    at=at,
-                )
-                action = "eta_updated"
+            moved = expect_on(
+                session,
+                backorder=existing,
+                eta=new_eta,
+                actor=actor,
+                reason=f"ETA {previous} -> {new_eta}: {reason}",
+                at=at,
+            )
+            action = "eta_updated" if moved else "unchanged"
             backorder: Backorder | None = existing
         elif new_eta > order.promised_date:
             backorder = _new_backorder(
