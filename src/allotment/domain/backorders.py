@@ -39,10 +39,17 @@ def transition(
         raise BackorderCreationError("a status change needs a reason", field="reason")
     ensure_transition(backorder.status, to, backorder=backorder.number or backorder.id)
     at = at or utcnow()
+    # Through the many-to-one side: appending to ``backorder.history`` would load the whole
+    # history first (the backref adds it to a history already loaded).
     change = BackorderStatusChange(
-        from_status=backorder.status, to_status=to, changed_at=at, changed_by=actor, reason=reason
+        backorder=backorder,
+        from_status=backorder.status,
+        to_status=to,
+        changed_at=at,
+        changed_by=actor,
+        reason=reason,
     )
-    backorder.history.append(change)
+    session.add(change)
     backorder.status = to
     backorder.updated_at = at
     if to in TERMINAL_STATUSES:
@@ -260,8 +267,14 @@ def apply_po_delay(
         raise BackorderCreationError(
             f"purchase order line {po_line_id} is {po_line.status.value}", field="po_line_id"
         )
-    po_line.eta_history.append(
-        EtaChange(recorded_at=at, previous_eta=po_line.current_eta, new_eta=new_eta, reason=reason)
+    session.add(
+        EtaChange(
+            po_line=po_line,
+            recorded_at=at,
+            previous_eta=po_line.current_eta,
+            new_eta=new_eta,
+            reason=reason,
+        )
     )
     po_line.current_eta = new_eta
 

@@ -38,11 +38,6 @@ def _open_line(session: Session, po_line_id: int) -> PurchaseOrderLine:
     return line
 
 
-def latest_eta_recorded_at(line: PurchaseOrderLine) -> datetime | None:
-    """When the ETA in force was learned (``None`` if the line never had an ETA change)."""
-    return max((c.recorded_at for c in line.eta_history), default=None)
-
-
 def update_eta(
     session: Session,
     *,
@@ -60,8 +55,14 @@ def update_eta(
     """
     line = _open_line(session, po_line_id)
     previous = line.current_eta or line.promised_date
-    line.eta_history.append(
-        EtaChange(recorded_at=at, previous_eta=line.current_eta, new_eta=eta, reason=reason[:200])
+    session.add(
+        EtaChange(
+            po_line=line,
+            recorded_at=at,
+            previous_eta=line.current_eta,
+            new_eta=eta,
+            reason=reason[:200],
+        )
     )
     line.current_eta = eta
     touched: list[int] = []

@@ -45,7 +45,7 @@ def po_line_subject(line: PurchaseOrderLine) -> str:
 
 def _stale(session: Session, line: PurchaseOrderLine, event: PoDelayed | EtaUpdated) -> bool:
     """An ETA learned before the one in force is stale (ties: the larger event id wins)."""
-    latest = supply.latest_eta_recorded_at(line)
+    latest = repo.eta_learned_at(session=session, po_line_id=line.id)
     if latest is None or event.occurred_at > latest:
         return False
     if event.occurred_at < latest:

@@ -5,10 +5,11 @@ Keyword-only, typed; never commits (the caller does).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from allotment.domain.models import (
     Backorder,
     Customer,
     CustomerOrder,
+    EtaChange,
     IngestedEvent,
     Location,
     Product,
@@ -42,6 +44,45 @@ def find_events(*, session: Session, event_ids: Sequence[str]) -> dict[str, Inge
     return found
 
 
+def _insert_for(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def claim_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert new event rows, skipping ids already recorded; returns event id -> row id of the
+    rows this call inserted."""
+    claimed: dict[str, int] = {}
+    insert = _insert_for(session)
+    for i in range(0, len(rows), _CHUNK):
+        stmt = (
+            insert(IngestedEvent)
+            .values(list(rows[i : i + _CHUNK]))
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(IngestedEvent.event_id, IngestedEvent.id)
+        )
+        claimed.update({e: int(r) for e, r in session.execute(stmt).all()})
+    return claimed
+
+
+def record_outcomes(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Set each claimed event's status, subject, result and error (``e_id`` = row id)."""
+    if not rows:
+        return
+    table = cast(Table, IngestedEvent.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("e_id"))
+        .values(
+            status=bindparam("status"),
+            subject=bindparam("subject"),
+            result=bindparam("result"),
+            error=bindparam("error"),
+        )
+    )
+    session.connection().execute(stmt, list(rows))
+
+
 def get_event(*, session: Session, event_id: str) -> IngestedEvent | None:
     return session.scalars(
         select(IngestedEvent).where(IngestedEvent.event_id == event_id)
@@ -56,6 +97,13 @@ def list_events(
     if status is not None:
         stmt = stmt.where(IngestedEvent.status == status)
     return session.scalars(stmt).all()
+
+
+def eta_learned_at(*, session: Session, po_line_id: int) -> datetime | None:
+    """When the ETA in force on a PO line was learned (None: it never changed)."""
+    return session.scalar(
+        select(func.max(EtaChange.recorded_at)).where(EtaChange.po_line_id == po_line_id)
+    )
 
 
 def later_eta_event_at(
@@ -78,7 +126,31 @@ def later_eta_event_at(
     )
 
 
+#: ``session.info`` key of the reference look-ups of the batch being ingested.
+LOOKUPS = "allotment.events.lookups"
+
+
+def _memo(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """Look a reference up once per batch (PO lines, customers, places, products do not come
+    and go with events; orders do, and are never memoized)."""
+    memo: dict[tuple[Any, ...], Any] | None = session.info.get(LOOKUPS)
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
 def po_line_by_ref(*, session: Session, po_number: str, line_no: int) -> PurchaseOrderLine:
+    line: PurchaseOrderLine = _memo(
+        session,
+        ("po_line", po_number, line_no),
+        lambda: _po_line_by_ref(session=session, po_number=po_number, line_no=line_no),
+    )
+    return line
+
+
+def _po_line_by_ref(*, session: Session, po_number: str, line_no: int) -> PurchaseOrderLine:
     line = session.scalars(
         select(PurchaseOrderLine)
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
@@ -92,21 +164,39 @@ def po_line_by_ref(*, session: Session, po_number: str, line_no: int) -> Purchas
 
 
 def customer_by_code(*, session: Session, code: str) -> Customer:
-    found = session.scalars(select(Customer).where(Customer.code == code)).one_or_none()
+    found: Customer | None = _memo(
+        session,
+        ("customer", code),
+        lambda: session.scalars(select(Customer).where(Customer.code == code)).one_or_none(),
+    )
     if found is None:
         raise EventReferenceError(f"customer {code} does not exist", field="customer_code")
     return found
 
 
 def location_by_code(*, session: Session, code: str) -> Location:
-    found = session.scalars(select(Location).where(Location.code == code)).one_or_none()
+    found: Location | None = _memo(
+        session,
+        ("location", code),
+        lambda: session.scalars(select(Location).where(Location.code == code)).one_or_none(),
+    )
     if found is None:
         raise EventReferenceError(f"location {code} does not exist", field="location_code")
     return found
 
 
 def products_by_sku(*, session: Session, skus: Sequence[str]) -> dict[str, Product]:
-    found = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
+    found: dict[str, Product] = {}
+    for sku in dict.fromkeys(skus):
+        product: Product | None = _memo(
+            session,
+            ("product", sku),
+            lambda sku=sku: session.scalars(
+                select(Product).where(Product.sku == sku)
+            ).one_or_none(),  # type: ignore[misc]
+        )
+        if product is not None:
+            found[sku] = product
     missing = sorted(set(skus) - set(found))
     if missing:
         raise EventReferenceError(f"product {', '.join(missing)} does not exist", field="sku")

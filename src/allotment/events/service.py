@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from allotment.audit import service as audit
@@ -163,82 +163,129 @@ def ingest(
         if j != i and hashes[j] != hashes[i]:
             _mismatch(event_id, payloads[j], payloads[i], prefix[i])
 
-    outcomes: list[EventOutcome] = []
-    rescore: set[int] = set()
+    # Claim every new id at once (ON CONFLICT DO NOTHING): an id that another transaction
+    # recorded meanwhile is not claimed (PostgreSQL waits for that transaction first).
     received = utcnow()
+    fresh = [
+        i
+        for i, event_id in enumerate(ids)
+        if event_id not in known and first_in_batch[event_id] == i
+    ]
+    row_id = repo.claim_events(
+        session=session,
+        rows=[
+            {
+                "event_id": ids[i],
+                "type": payloads[i]["type"],
+                "occurred_at": getattr(events[i], "occurred_at"),  # noqa: B009
+                "payload_hash": hashes[i],
+                "payload": payloads[i],
+                "status": "applied",
+                "result": {},
+                "received_at": received,
+                "received_by": actor,
+            }
+            for i in fresh
+        ],
+    )
+    taken = [ids[i] for i in fresh if ids[i] not in row_id]
+    if taken:
+        for event_id, row in repo.find_events(session=session, event_ids=taken).items():
+            i = first_in_batch[event_id]
+            if row.payload_hash != hashes[i]:
+                _mismatch(event_id, row.payload, payloads[i], prefix[i])
+            known[event_id] = row
+
+    session.info[repo.LOOKUPS] = {}
+    try:
+        return _apply(session, events, payloads, ids, row_id, known, first_in_batch, actor, role)
+    finally:
+        session.info.pop(repo.LOOKUPS, None)
+
+
+def _apply(
+    session: Session,
+    events: Sequence[BaseModel],
+    payloads: list[dict[str, Any]],
+    ids: list[str],
+    row_id: dict[str, int],
+    known: dict[str, IngestedEvent],
+    first_in_batch: dict[str, int],
+    actor: str,
+    role: str | None,
+) -> IngestResult:
+    """Run the claimed events' effects, one savepoint each; record outcomes; queue, audit."""
+    outcomes: list[EventOutcome] = []
+    done: dict[str, EventOutcome] = {}
+    updates: list[dict[str, Any]] = []
+    rescore: set[int] = set()
+    applied: dict[str, list[str]] = {}
     for i, event in enumerate(events):
         event_id = ids[i]
-        row = known.get(event_id)
-        if row is not None:
-            outcomes.append(_duplicate(i, row))
+        if event_id not in row_id or first_in_batch[event_id] != i:
+            if event_id in known:
+                outcomes.append(_duplicate(i, known[event_id]))
+            else:  # repeated within this batch
+                first = done[event_id]
+                outcomes.append(
+                    EventOutcome(
+                        index=i,
+                        event_id=event_id,
+                        type=first.type,
+                        status="duplicate",
+                        first_status=first.status,
+                        touched=first.touched,
+                        error=first.error,
+                    )
+                )
             continue
-        claim = session.begin_nested()
-        row = IngestedEvent(
-            event_id=event_id,
-            type=payloads[i]["type"],
-            occurred_at=getattr(event, "occurred_at"),  # noqa: B009
-            payload_hash=hashes[i],
-            payload=payloads[i],
-            status="applied",
-            result={},
-            received_at=received,
-            received_by=actor,
-        )
-        session.add(row)
+        type_ = payloads[i]["type"]
+        status, subject, touched, error = "applied", None, {}, None
+        savepoint = session.begin_nested()
         try:
-            session.flush()
-        except IntegrityError:
-            # Another transaction recorded this id since we looked (a concurrent duplicate).
-            claim.rollback()
-            taken = repo.get_event(session=session, event_id=event_id)
-            if taken is None:
-                raise
-            if taken.payload_hash != hashes[i]:
-                _mismatch(event_id, taken.payload, payloads[i], prefix[i])
-            known[event_id] = taken
-            outcomes.append(_duplicate(i, taken))
-            continue
-        known[event_id] = row
-        effect_sp = session.begin_nested()
-        try:
-            effect: Effect = EFFECTS[row.type](session, event, actor)
-            effect_sp.commit()
+            effect: Effect = EFFECTS[type_](session, event, actor)
+            savepoint.commit()
         except Exception as exc:
             if _fatal(exc):
                 raise
-            effect_sp.rollback()
+            savepoint.rollback()
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            row.status, row.error = "parked", f"{type(exc).__name__}: {message}"[:2000]
-            log.warning("event %s parked: %s", event_id, row.error)
+            status, error = "parked", f"{type(exc).__name__}: {message}"[:2000]
+            log.info("event %s parked: %s", event_id, error)
         else:
-            row.status, row.subject = effect.status, effect.subject
-            row.result = effect.touched
-            if effect.status == "applied":
+            status, subject, touched = effect.status, effect.subject, effect.touched
+            if status == "applied":
                 rescore.update(effect.rescore)
-                audit.append(
-                    session,
-                    actor=actor,
-                    role=role,
-                    action=f"event.{row.type}"[:64],
-                    entity_type="event",
-                    entity_id=row.id,
-                    before=None,
-                    after={"event_id": event_id, "touched": effect.touched},
-                    reason=f"event {event_id} applied",
-                )
-        session.flush()
-        claim.commit()
-        outcomes.append(
-            EventOutcome(
-                index=i,
-                event_id=event_id,
-                type=row.type,
-                status=row.status,
-                touched=dict(row.result or {}),
-                error=row.error,
-            )
+                applied.setdefault(type_, []).append(event_id)
+        updates.append(
+            {
+                "e_id": row_id[event_id],
+                "status": status,
+                "subject": subject,
+                "result": touched,
+                "error": error,
+            }
         )
+        outcome = EventOutcome(
+            index=i, event_id=event_id, type=type_, status=status, touched=touched, error=error
+        )
+        done[event_id] = outcome
+        outcomes.append(outcome)
+    repo.record_outcomes(session=session, rows=updates)
     repo.enqueue_rescore(session=session, backorder_ids=sorted(rescore), at=utcnow())
+    if applied:
+        # One record per batch: the events table holds each event, its payload and result.
+        audit.append(
+            session,
+            actor=actor,
+            role=role,
+            action="events.applied",
+            entity_type="event_batch",
+            entity_id=ids[0],
+            before=None,
+            after={"applied": applied, "backorders_queued": sorted(rescore)},
+            reason=f"{sum(len(v) for v in applied.values())} event(s) applied",
+        )
     session.flush()
     return IngestResult(outcomes=outcomes, rescore_queued=len(rescore))
 
