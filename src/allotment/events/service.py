@@ -185,7 +185,8 @@ def ingest(
                 "received_at": received,
                 "received_by": actor,
             }
-            for i in fresh
+            # In id order: two batches claiming overlapping ids lock them in the same order.
+            for i in sorted(fresh, key=ids.__getitem__)
         ],
     )
     taken = [ids[i] for i in fresh if ids[i] not in row_id]
