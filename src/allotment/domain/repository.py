@@ -94,23 +94,25 @@ def active_backorders_waiting_on_po_line(
 ) -> Sequence[tuple[Backorder, CustomerOrder]]:
     """Active backorders whose supply is this PO line (theirs or their order line's), with their
     order: emergencies first, then earliest promised date, then oldest backorder."""
-    rows = session.execute(
+    base = (
         select(Backorder, CustomerOrder)
         .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
         .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
-        .where(
-            Backorder.status.in_(ACTIVE_STATUSES),
-            (Backorder.po_line_id == po_line_id)
-            | ((Backorder.po_line_id.is_(None)) & (CustomerOrderLine.po_line_id == po_line_id)),
+        .where(Backorder.status.in_(ACTIVE_STATUSES))
+    )
+    # Two indexed look-ups, not one OR across the join (a scan of every backorder).
+    found = {
+        b.id: (b, o)
+        for stmt in (
+            base.where(Backorder.po_line_id == po_line_id),
+            base.where(CustomerOrderLine.po_line_id == po_line_id, Backorder.po_line_id.is_(None)),
         )
-        .order_by(
-            CustomerOrder.is_emergency.desc(),
-            CustomerOrder.promised_date,
-            Backorder.created_at,
-            Backorder.id,
-        )
-    ).all()
-    return [(b, o) for b, o in rows]
+        for b, o in session.execute(stmt).all()
+    }
+    return sorted(
+        found.values(),
+        key=lambda bo: (not bo[1].is_emergency, bo[1].promised_date, bo[0].created_at, bo[0].id),
+    )
 
 
 def active_backorders_of_customer(*, session: Session, customer_id: int) -> Sequence[Backorder]:
