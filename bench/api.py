@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -284,16 +285,18 @@ def main() -> None:
         _stop(empty)
     print(f"floor: empty FastAPI endpoint p50 {_ms(floor, 50):.2f} ms, p99 {_ms(floor, 99):.2f} ms")
 
-    for backend in args.backends.split(","):
-        if backend == "sqlite":
-            url = f"sqlite:///{work / 'allotment.db'}"
-            _bench_backend("SQLite", url, args, floor)
-            if backend == args.backends.split(",")[0]:
+    try:
+        for backend in args.backends.split(","):
+            if backend == "sqlite":
+                url = f"sqlite:///{work / 'allotment.db'}"
+                _bench_backend("SQLite", url, args, floor)
                 _model_floor(url, args.requests)
-        elif backend == "postgresql":
-            _postgres(args, floor)
-        else:
-            raise SystemExit(f"unknown backend {backend!r}")
+            elif backend == "postgresql":
+                _postgres(args, floor)
+            else:
+                raise SystemExit(f"unknown backend {backend!r}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _model_floor(url: str, n: int) -> None:
