@@ -12,7 +12,17 @@ from allotment import __version__
 from allotment.api import authz, errors, security
 from allotment.api.deps import Require
 from allotment.api.middleware import BodySizeLimit
-from allotment.api.routes import auth, backorders, models, system
+from allotment.api.routes import (
+    allocations,
+    auth,
+    backorders,
+    explanations,
+    insights,
+    models,
+    outreach,
+    policies,
+    system,
+)
 from allotment.config import Settings, get_settings
 from allotment.db.engine import make_engine, make_sessionmaker
 from allotment.errors import AppError
@@ -33,6 +43,11 @@ ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     (API_PREFIX, auth.router),
     (API_PREFIX, backorders.router),
     (API_PREFIX, models.router),
+    (API_PREFIX, explanations.router),
+    (API_PREFIX, insights.router),
+    (API_PREFIX, allocations.router),
+    (API_PREFIX, policies.router),
+    (API_PREFIX, outreach.router),
 )
 
 

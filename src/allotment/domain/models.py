@@ -35,6 +35,7 @@ from allotment.db.types import Money, UTCDateTime, utcnow
 from allotment.domain.enums import (
     AllocationStatus,
     BackorderStatus,
+    ContactOutcome,
     CustomerStatus,
     OrderStatus,
     PolicyStatus,
@@ -722,3 +723,22 @@ class Recommendation(Base):
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
     model_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     allocation_run_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_runs.id"))
+
+
+# --- outreach -------------------------------------------------------------------------------
+
+
+class OutreachContact(Base):
+    """A customer was contacted about their open backorders: who called, when, with what outcome."""
+
+    __tablename__ = "outreach_contacts"
+    __table_args__ = (
+        Index("ix_outreach_contacts_customer_contacted", "customer_id", "contacted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    contacted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    contacted_by: Mapped[str] = mapped_column(String(120))
+    outcome: Mapped[ContactOutcome] = mapped_column(enum_column(ContactOutcome, "contact_outcome"))
+    note: Mapped[str | None] = mapped_column(Text)

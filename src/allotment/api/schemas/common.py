@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 T = TypeVar("T")
 
@@ -36,3 +37,19 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
     limit: int
+
+
+#: Days the service accepts as dates: far around any order, far from ``date``'s limits, so
+#: date arithmetic (a window of days before or after) cannot overflow.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
+
+
+def _day_in_range(value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"date must be between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+#: A calendar day within :data:`FIRST_DAY`..:data:`LAST_DAY` (a 422 naming the field otherwise).
+Day = Annotated[date, AfterValidator(_day_in_range)]
