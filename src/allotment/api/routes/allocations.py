@@ -23,7 +23,7 @@ from allotment.api.schemas.allocations import (
     AllocationSimulate,
     comparison,
 )
-from allotment.api.schemas.common import Page
+from allotment.api.schemas.common import Limit, Page
 
 router = APIRouter(prefix="/allocations", tags=["allocations"])
 
@@ -41,7 +41,7 @@ def list_runs(
     session: SessionDep,
     settings: SettingsDep,
     _user: Reader,
-    limit: int = 50,
+    limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[AllocationRunRead]:
     """Committed runs, newest first (pass ``next_cursor`` back for the next page)."""
@@ -63,7 +63,7 @@ def list_runs(
 )
 def simulate(body: AllocationSimulate, session: SessionDep, _user: Reader) -> AllocationPlanRead:
     """Plan summary, lines short and why, shadow prices, greedy baseline, comparison."""
-    outcome = service.run(session, as_of=body.as_of, time_limit=body.time_limit)
+    outcome = service.run(session, time_limit=body.time_limit)
     session.rollback()  # a simulation: whatever the reads touched is not kept
     return AllocationPlanRead.of(outcome, top=body.top)
 
@@ -76,7 +76,7 @@ def simulate(body: AllocationSimulate, session: SessionDep, _user: Reader) -> Al
 )
 def compare(body: AllocationSimulate, session: SessionDep, _user: Reader) -> Comparison:
     """Backorders improved / deteriorated / unchanged and the value moved (USD)."""
-    outcome = service.run(session, as_of=body.as_of, time_limit=body.time_limit)
+    outcome = service.run(session, time_limit=body.time_limit)
     session.rollback()
     return comparison(outcome.comparison, top=body.top)
 
@@ -90,7 +90,7 @@ def compare(body: AllocationSimulate, session: SessionDep, _user: Reader) -> Com
 )
 def commit(body: AllocationCommit, session: SessionDep, user: Committer) -> AllocationPlanRead:
     """Commit the plan as computed now (audited with the reason); 409 when infeasible."""
-    outcome = service.run(session, as_of=body.as_of, time_limit=body.time_limit)
+    outcome = service.run(session, time_limit=body.time_limit)
     run = service.commit(
         session, outcome=outcome, actor=user.name, reason=body.reason, role=user.role.value
     )

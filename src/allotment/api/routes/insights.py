@@ -6,7 +6,7 @@ figure, documented there, serialized as is (money as exact decimal strings, USD)
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -14,20 +14,20 @@ from fastapi import APIRouter, Depends, Path, Query
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
 from allotment.api.pagination import check_limit
-from allotment.api.schemas.common import Day
+from allotment.api.schemas.common import Limit
 from allotment.errors import AppError
 from allotment.insights import analytics, command_center, kpis
-from allotment.insights.sql import reference_day
+from allotment.insights.sql import reference_day, shift
 
 router = APIRouter(tags=["insights"])
 
 Reader = Annotated[Principal, Depends(require("insights:read"))]
 AsOf = Annotated[
-    Day | None,
+    date | None,
     Query(description="The day figures are aged against; default: the latest scoring day."),
 ]
-Since = Annotated[Day | None, Query(description="First day of the period (inclusive).")]
-Until = Annotated[Day | None, Query(description="Day after the period (exclusive).")]
+Since = Annotated[date | None, Query(description="First day of the period (inclusive).")]
+Until = Annotated[date | None, Query(description="Day after the period (exclusive).")]
 
 #: The KPIs' default period: this many days up to and including the reference day.
 DEFAULT_PERIOD_DAYS = 90
@@ -84,7 +84,7 @@ def get_patterns(
     _user: Reader,
     since: Since = None,
     until: Until = None,
-    limit: int = 50,
+    limit: Limit = 50,
 ) -> analytics.Patterns:
     """Backorders created in ``[since, until)`` grouped by ``by`` (months in calendar order)."""
     check_limit(limit, max_page_size=settings.max_page_size)
@@ -104,9 +104,8 @@ def get_kpis(
     """KPIs of ``[since, until)``; a missing bound is 90 days from the other, and without
     either the period is the 90 days up to and including the latest scoring day."""
     _check_period(since, until)
-    period = timedelta(days=DEFAULT_PERIOD_DAYS)
     if until is None:
-        until = since + period if since else reference_day(session) + timedelta(days=1)
+        until = shift(since, DEFAULT_PERIOD_DAYS) if since else shift(reference_day(session), 1)
     if since is None:
-        since = until - period
+        since = shift(until, -DEFAULT_PERIOD_DAYS)
     return kpis.kpis(session, since=since, until=until)

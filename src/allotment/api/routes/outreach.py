@@ -10,7 +10,7 @@ from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
 from allotment.api.pagination import check_limit, decode_id_cursor, next_id_cursor
 from allotment.api.repositories import outreach as repo
-from allotment.api.schemas.common import MAX_INT, Page
+from allotment.api.schemas.common import MAX_INT, Limit, Page
 from allotment.api.schemas.outreach import (
     ContactCreate,
     ContactRead,
@@ -46,7 +46,7 @@ def _contact(row: OutreachContact | None) -> ContactRead | None:
     summary="Customers to call first, why, and when they were last contacted",
 )
 def list_outreach(
-    session: SessionDep, settings: SettingsDep, _user: Reader, limit: int = 50
+    session: SessionDep, settings: SettingsDep, _user: Reader, limit: Limit = 50
 ) -> OutreachListRead:
     """Ranked by expected relationship value at risk (USD) under the active policy."""
     from allotment.insights.sql import reference_day
@@ -120,7 +120,7 @@ def list_contacts(
     session: SessionDep,
     settings: SettingsDep,
     _user: Reader,
-    limit: int = 50,
+    limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[ContactRead]:
     """Every recorded contact of the customer, newest first."""

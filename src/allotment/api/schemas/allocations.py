@@ -5,23 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from allotment.allocation.readback import LineOutcome, ShadowPrice
 from allotment.allocation.service import AllocationRunResult, Comparison
-from allotment.api.schemas.common import Day, RequestBody
+from allotment.api.schemas.common import RequestBody
 
 
 class AllocationSimulate(RequestBody):
-    """Run the optimizer on the current backlog; nothing is written."""
+    """Run the optimizer on the current backlog as of the latest scoring day; nothing is
+    written (the CLI's ``--as-of`` plans from another day)."""
 
-    as_of: Day | None = Field(
-        default=None, description="Day to plan from; default: the latest scoring day."
-    )
-    time_limit: float = Field(
+    time_limit: StrictFloat = Field(
         default=10.0, gt=0, le=60, description="Seconds for the solver; then greedy per part."
     )
-    top: int = Field(
+    top: StrictInt = Field(
         default=20, ge=1, le=200, description="Short lines, shadow prices and moves listed."
     )
 

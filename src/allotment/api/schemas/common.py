@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, field_validator
 
 T = TypeVar("T")
 
@@ -39,17 +39,9 @@ class Page(BaseModel, Generic[T]):
     limit: int
 
 
-#: Days the service accepts as dates: far around any order, far from ``date``'s limits, so
-#: date arithmetic (a window of days before or after) cannot overflow.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(2999, 12, 31)
+#: The largest page any list serves: the settings' default ``max_page_size``, declared in the
+#: OpenAPI document; a deployment may lower (not raise) it through ``ALLOTMENT_MAX_PAGE_SIZE``.
+MAX_PAGE_SIZE = 200
 
-
-def _day_in_range(value: date) -> date:
-    if not FIRST_DAY <= value <= LAST_DAY:
-        raise ValueError(f"date must be between {FIRST_DAY} and {LAST_DAY}")
-    return value
-
-
-#: A calendar day within :data:`FIRST_DAY`..:data:`LAST_DAY` (a 422 naming the field otherwise).
-Day = Annotated[date, AfterValidator(_day_in_range)]
+#: A page size (``limit``) query parameter, 1..:data:`MAX_PAGE_SIZE` (a 422 naming it otherwise).
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from allotment.api.schemas.common import MAX_INT, RequestBody
 from allotment.domain.enums import PolicyStatus
@@ -58,26 +59,34 @@ def _problem(value: Any, path: str) -> str | None:
 class _WithDocument(RequestBody):
     @field_validator("document", mode="before", check_fields=False)
     @classmethod
-    def _clean(cls, value: Any) -> Any:
-        # Checked before validation: a stored document must survive JSON on both backends.
+    def _strict(cls, value: Any) -> Any:
+        # A stored document must survive JSON on both backends; and validated strictly, as a
+        # JSON document (true is not 1.0, "5" is not 5), whatever the lax defaults.
+        if value is None:
+            return value
         problem = _problem(value, "")
         if problem:
             raise ValueError(problem)
-        return value
+        try:
+            return Policy.model_validate_json(json.dumps(value), strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise ValueError(f"{where}: {first['msg']}") from None
 
 
 class PolicyWhatIf(_WithDocument):
     """Preview a draft policy document on the current backlog (nothing is stored)."""
 
     document: Policy
-    head: int = Field(default=100, ge=1, le=1000, description="Length of the queue's head.")
-    movers: int = Field(default=20, ge=1, le=200, description="Largest rank changes listed.")
-    queue: int = Field(default=50, ge=1, le=1000, description="Re-ranked queue rows listed.")
+    head: StrictInt = Field(default=100, ge=1, le=1000, description="Length of the queue's head.")
+    movers: StrictInt = Field(default=20, ge=1, le=200, description="Largest rank changes listed.")
+    queue: StrictInt = Field(default=50, ge=1, le=1000, description="Re-ranked queue rows listed.")
 
 
 class PolicyActivate(_WithDocument):
     """Activate a stored version (``policy_version_id``) or a new ``document``: exactly one."""
 
-    policy_version_id: int | None = Field(default=None, gt=0, le=MAX_INT)
+    policy_version_id: StrictInt | None = Field(default=None, gt=0, le=MAX_INT)
     document: Policy | None = None
     reason: str = Field(min_length=1, max_length=2000)
