@@ -108,3 +108,21 @@ def test_runs_page_with_a_cursor(
     assert rest.json()["next_cursor"] is None
     bad = client.get(URL, params={"cursor": "garbage!"}, headers=headers)
     assert_error(bad.json(), "CursorInvalidError", "cursor")
+
+
+def test_no_credentials_is_a_401_even_with_a_malformed_body(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    raw = {"content": b'{"reason": ', "headers": {"Content-Type": "application/json"}}
+    anonymous = client.post(f"{URL}/commit", **raw)  # type: ignore[arg-type]
+    assert anonymous.status_code == 401
+    assert_error(anonymous.json(), "CredentialsInvalidError")
+    signed_in = client.post(
+        f"{URL}/commit", content=raw["content"], headers={**headers, **raw["headers"]}
+    )
+    assert signed_in.status_code == 422
+    assert_error(signed_in.json(), "RequestValidationError")  # no field: the JSON itself
+    not_utf8 = client.post(
+        f"{URL}/commit", content=b'{"reason": "\xff"}', headers={**headers, **raw["headers"]}
+    )
+    assert not_utf8.status_code == 422
