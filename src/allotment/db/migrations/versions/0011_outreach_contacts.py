@@ -1,4 +1,5 @@
-"""outreach_contacts: customers contacted about their backorders, with the outcome
+"""outreach_contacts: customers contacted about their backorders, with the outcome; an index
+on purchase_order_lines.received_on (supplier on-time rates over a window of receipts)
 
 Revision ID: 0011
 Revises: 0007
@@ -55,8 +56,15 @@ def upgrade() -> None:
         ["customer_id", "contacted_at"],
         unique=False,
     )
+    op.create_index(
+        "ix_purchase_order_lines_received_on",
+        "purchase_order_lines",
+        ["received_on"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_purchase_order_lines_received_on", table_name="purchase_order_lines")
     op.drop_index("ix_outreach_contacts_customer_contacted", table_name="outreach_contacts")
     op.drop_table("outreach_contacts")
