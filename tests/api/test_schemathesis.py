@@ -39,6 +39,9 @@ from tests.insights.helpers import at, backorder
 #: Examples per operation and credential set: with ~30 operations x 2 backends the whole run
 #: stays within about two minutes on a shared two-core machine.
 EXAMPLES = 12
+#: Seconds a call may take: the first one to read the model registry creates its tables (about
+#: 10 s on a shared machine); the default 10 s would fail a correct request.
+TIMEOUT = 120
 CREDENTIALS = frozenset({"authorization", "x-api-key"})
 
 
@@ -84,8 +87,10 @@ def test_every_operation_conforms_with_and_without_credentials(
         case.headers = {
             k: v for k, v in (case.headers or {}).items() if k.lower() not in CREDENTIALS
         }
-        case.call_and_validate(headers=admin, excluded_checks=[positive_data_acceptance])
-        anonymous = case.call()
+        case.call_and_validate(
+            headers=admin, excluded_checks=[positive_data_acceptance], timeout=TIMEOUT
+        )
+        anonymous = case.call(timeout=TIMEOUT)
         where = (case.method, case.formatted_path, anonymous.text)
         assert anonymous.status_code < 500, where
         if path not in authz.PUBLIC_PATHS:

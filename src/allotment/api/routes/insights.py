@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
 from allotment.api.pagination import check_limit
-from allotment.api.schemas.common import Limit
+from allotment.api.schemas.common import IsoDate, Limit
 from allotment.errors import AppError
 from allotment.insights import analytics, command_center, kpis
 from allotment.insights.sql import reference_day, shift
@@ -23,11 +23,11 @@ router = APIRouter(tags=["insights"])
 
 Reader = Annotated[Principal, Depends(require("insights:read"))]
 AsOf = Annotated[
-    date | None,
+    IsoDate | None,
     Query(description="The day figures are aged against; default: the latest scoring day."),
 ]
-Since = Annotated[date | None, Query(description="First day of the period (inclusive).")]
-Until = Annotated[date | None, Query(description="Day after the period (exclusive).")]
+Since = Annotated[IsoDate | None, Query(description="First day of the period (inclusive).")]
+Until = Annotated[IsoDate | None, Query(description="Day after the period (exclusive).")]
 
 #: The KPIs' default period: this many days up to and including the reference day.
 DEFAULT_PERIOD_DAYS = 90

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt
 
-from allotment.api.schemas.common import MAX_INT, RequestBody
+from allotment.api.schemas.common import MAX_INT, IsoDate, RequestBody
 from allotment.domain.enums import AllocationStatus, BackorderStatus, RootCause, Tier
 
 
@@ -141,7 +141,7 @@ class BackorderCreate(RequestBody):
     reason: str = Field(min_length=1, max_length=2000)
     root_cause: RootCause = RootCause.OTHER
     po_line_id: StrictInt | None = Field(default=None, gt=0, le=MAX_INT)
-    expected_fulfillment_date: date | None = None
+    expected_fulfillment_date: IsoDate | None = None
 
 
 class BackorderTransition(RequestBody):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 T = TypeVar("T")
 
@@ -38,6 +40,18 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
     limit: int
 
+
+def _iso_day(value: Any) -> Any:
+    # Lax parsing would take a number as a Unix time ("1e-5" is 1970-01-01): only YYYY-MM-DD.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise ValueError("expected a date as YYYY-MM-DD")
+
+
+#: A calendar day written ``YYYY-MM-DD`` (nothing else is taken for a date).
+IsoDate = Annotated[date, BeforeValidator(_iso_day)]
 
 #: The largest page any list serves: the settings' default ``max_page_size``, declared in the
 #: OpenAPI document; a deployment may lower (not raise) it through ``ALLOTMENT_MAX_PAGE_SIZE``.
