@@ -36,9 +36,9 @@ from tests import factories
 from tests.api.conftest import bearer, score
 from tests.insights.helpers import at, backorder
 
-#: Examples per operation and credential set: with ~30 operations x 2 backends the whole run
-#: stays within about two minutes on a shared two-core machine.
-EXAMPLES = 12
+#: Examples per operation (positive and negative together): ~30 operations x 2 backends take
+#: about two minutes on a shared two-core machine.
+EXAMPLES = 10
 #: Seconds a call may take: the first one to read the model registry creates its tables (about
 #: 10 s on a shared machine); the default 10 s would fail a correct request.
 TIMEOUT = 120
