@@ -76,6 +76,8 @@ def _tables(source: Source) -> Tables:
 def po_line_facts(t: Tables) -> pd.DataFrame:
     """One row per PO line: its header, value, and the days its outcome was revealed.
 
+    Computed once per loaded :class:`Tables` (shared, not to be modified in place).
+
     ``final_day``: cumulative receipts reached the quantity (:data:`NEVER` if not yet).
     ``late``: the final receipt came after the promised date (or has not come).
     ``late_seen_day``: the first day lateness was visible - an ETA recorded past the promised
@@ -83,6 +85,10 @@ def po_line_facts(t: Tables) -> pd.DataFrame:
     was never seen late). ``late_seen_day`` and ``final_day`` are what the supplier features
     read; ``late`` is a label and is only used through them.
     """
+    return t.derived("po_line_facts", _po_line_facts)
+
+
+def _po_line_facts(t: Tables) -> pd.DataFrame:
     pol = t.po_lines.merge(
         t.purchase_orders.rename(columns={"id": "purchase_order_id"}),
         on="purchase_order_id",
@@ -165,7 +171,12 @@ def order_line_facts(t: Tables) -> pd.DataFrame:
     ``complete_day``: cumulative shipments reached the quantity; ``cancel_day``: its backorder
     entered ``cancelled`` (lines are only cancelled while backordered); ``end_day``: the
     earlier of the two (the line stopped waiting). :data:`NEVER` when it did not happen.
+    Computed once per loaded :class:`Tables` (shared, not to be modified in place).
     """
+    return t.derived("order_line_facts", _order_line_facts)
+
+
+def _order_line_facts(t: Tables) -> pd.DataFrame:
     lines = t.order_lines.merge(
         t.orders.rename(columns={"id": "order_id"}), on="order_id", how="left"
     )
@@ -345,6 +356,8 @@ def _finish(
         else:
             cols[name] = pd.Series(np.asarray(raw, dtype=np.float64))
     X = pd.DataFrame(cols)
+    if y is not None and t.truths is None:
+        raise ValueError("tables loaded with truths=False build scoring frames only")
     return TaskFrame(
         task=task,
         X=X,
@@ -353,7 +366,7 @@ def _finish(
         as_of=day_to_timestamp(as_of).rename("as_of"),
         y=None if y is None else pd.Series(y.astype(np.int8), name="y"),
         extra_targets={k: pd.Series(v, name=k) for k, v in extra.items()},
-        oracle=None if y is None else oracle_for(t.truths, task, ids, as_of),
+        oracle=None if y is None or t.truths is None else oracle_for(t.truths, task, ids, as_of),
     )
 
 
@@ -366,6 +379,16 @@ def _only(values: npt.NDArray[Any], mask: npt.NDArray[np.bool_]) -> npt.NDArray[
 
 def _keep(mask: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
     return [a[mask] for a in arrays]
+
+
+def _of_subjects(
+    ids: npt.NDArray[np.int64], subjects: npt.ArrayLike | None
+) -> npt.NDArray[np.bool_] | None:
+    """Which rows are about one of ``subjects`` (``None``: all rows, no mask)."""
+    if subjects is None:
+        return None
+    wanted = pd.to_numeric(pd.Series(np.asarray(subjects, dtype=object)), errors="coerce")
+    return np.isin(ids, wanted.dropna().to_numpy(np.int64))
 
 
 def _scoring_days(t: Tables, as_of: AsOf) -> npt.NDArray[np.int64]:
@@ -418,6 +441,7 @@ def supplier_delay_frame(
     as_of: AsOf = None,
     labels: bool | None = None,
     data_end: DayLike | None = None,
+    subjects: npt.ArrayLike | None = None,
 ) -> TaskFrame:
     """Supplier-delay frame: one row per PO line.
 
@@ -436,6 +460,10 @@ def supplier_delay_frame(
         unknown at ``data_end``; default: True for training, False for scoring.
     data_end
         The last day of data for labels (default: the latest dated fact).
+    subjects
+        Scoring only: keep the rows of these subject ids (``ids``) before computing their
+        features - the rows and values are those of the full frame, in its order. ``None``:
+        every row.
 
     Returns
     -------
@@ -452,6 +480,9 @@ def supplier_delay_frame(
     else:
         ordered, final = live["ordered_day"].to_numpy(), live["final_day"].to_numpy()
         rows, day = _stack(live, _scoring_days(t, as_of), lambda at: (ordered <= at) & (final > at))
+        mine = _of_subjects(rows["id"].to_numpy(np.int64), subjects)
+        if mine is not None:
+            rows, day = rows[mine], day[mine]
     want_labels = (as_of is None) if labels is None else labels
     ids = rows["id"].to_numpy(np.int64)
     y = days_late = None
@@ -553,6 +584,7 @@ def sla_breach_frame(
     as_of: AsOf = None,
     labels: bool | None = None,
     data_end: DayLike | None = None,
+    subjects: npt.ArrayLike | None = None,
 ) -> TaskFrame:
     """SLA-breach frame: one row per backorder (``ids`` are its order line's id).
 
@@ -570,6 +602,10 @@ def sla_breach_frame(
         training, False for scoring.
     data_end
         The last day of data for labels (default: the latest dated fact).
+    subjects
+        Scoring only: keep the rows of these subject ids (``ids``) before computing their
+        features - the rows and values are those of the full frame, in its order. ``None``:
+        every row.
 
     Returns
     -------
@@ -589,6 +625,9 @@ def sla_breach_frame(
     else:
         days = _scoring_days(t, as_of)
         made, day = _stack(bos, days, lambda at: bos["created_day"].to_numpy() <= at)
+        mine = _of_subjects(made["order_line_id"].to_numpy(np.int64), subjects)
+        if mine is not None:
+            made, day = made[mine], day[mine]
         hist = t.status_changes.assign(code=t.status_changes["to_status"].map(_STATUS_CODE))
         status = last_at(
             hist,
@@ -799,6 +838,7 @@ def churn_frame(
     as_of: AsOf = None,
     labels: bool | None = None,
     data_end: DayLike | None = None,
+    subjects: npt.ArrayLike | None = None,
 ) -> TaskFrame:
     """Churn frame: one row per customer and as-of day (horizon 30 days).
 
@@ -816,6 +856,10 @@ def churn_frame(
         training, False for scoring.
     data_end
         The last day of data for labels (default: the latest dated fact).
+    subjects
+        Scoring only: keep the rows of these subject ids (``ids``) before computing their
+        features - the rows and values are those of the full frame, in its order. ``None``:
+        every row.
 
     Returns
     -------
@@ -837,6 +881,9 @@ def churn_frame(
         rows, day = _stack(
             cust, _scoring_days(t, as_of), lambda at: (created <= at) & (churned > at)
         )
+        mine = _of_subjects(rows["id"].to_numpy(np.int64), subjects)
+        if mine is not None:
+            rows, day = rows[mine], day[mine]
     ids = rows["id"].to_numpy(np.int64)
     want_labels = (as_of is None) if labels is None else labels
     y = None
@@ -1002,6 +1049,13 @@ def training_frame(task: Task | str, source: Source, **options: Any) -> TaskFram
     return BUILDERS[Task(task)](source, **options)
 
 
-def scoring_frame(task: Task | str, source: Source, *, as_of: AsOf = LATEST) -> TaskFrame:
-    """The open subjects of ``task`` as of ``as_of`` (default: the latest day with data)."""
-    return BUILDERS[Task(task)](source, as_of=as_of, labels=False)
+def scoring_frame(
+    task: Task | str,
+    source: Source,
+    *,
+    as_of: AsOf = LATEST,
+    subjects: npt.ArrayLike | None = None,
+) -> TaskFrame:
+    """The open subjects of ``task`` as of ``as_of`` (default: the latest day with data);
+    with ``subjects``, only the rows of those ids (features computed for them only)."""
+    return BUILDERS[Task(task)](source, as_of=as_of, labels=False, subjects=subjects)

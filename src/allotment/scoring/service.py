@@ -145,7 +145,11 @@ def score(
     clock["backorders"] = time.perf_counter() - t0
     say("loading facts for features")
     t_facts = time.perf_counter()
-    tables = load_tables(session.connection())
+    tables = load_tables(
+        session.connection(),
+        backorders=None if ids is None else bos["backorder_id"].tolist(),
+        truths=False,
+    )
     clock["facts"] = time.perf_counter() - t_facts
     day = tables.data_end if as_of is None else to_day(as_of)
     day_date: date = day_to_timestamp(np.array([day]))[0].date()
