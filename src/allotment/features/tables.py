@@ -19,11 +19,15 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Connection,
     Date,
     Engine,
-    Executable,
+    Float,
+    Integer,
+    Numeric,
+    Select,
     String,
     cast,
     func,
@@ -148,15 +152,33 @@ class Tables:
         return out
 
 
-def _frame(conn: Connection, stmt: Executable, *, days: Iterable[str] = ()) -> pd.DataFrame:
+def _frame(
+    conn: Connection, stmt: Select[*tuple[Any, ...]], *, days: Iterable[str] = ()
+) -> pd.DataFrame:
     result = conn.execute(stmt)
     names = list(result.keys())
     # Plain tuples: building from Row objects costs pandas a hasattr() per row.
     rows = [tuple(row) for row in result]
+    if not rows:  # typed columns, so that sums and joins of an empty table still work
+        return pd.DataFrame(
+            {
+                name: pd.Series(dtype=_EMPTY_DTYPES.get(column.type._type_affinity, object))
+                for name, column in zip(names, stmt.selected_columns, strict=True)
+            }
+        )
     frame = pd.DataFrame.from_records(rows, columns=names, nrows=len(rows))
-    for name in days:  # int64 also when the table is empty
+    for name in days:
         frame[name] = frame[name].astype(np.int64)
     return frame
+
+
+#: dtype of an empty column by the SQL type's affinity (what a non-empty read would give).
+_EMPTY_DTYPES: dict[Any, Any] = {
+    Integer: np.int64,
+    Float: np.float64,
+    Numeric: np.float64,
+    Boolean: bool,
+}
 
 
 def _cents(column: Any) -> Any:

@@ -226,10 +226,7 @@ def score(
     )
     say(f"writing {n:,} snapshots")
     repo.insert_snapshots(session=session, rows=snapshots)
-    repo.set_priorities(
-        session=session,
-        priorities=dict(zip(bo_ids.tolist(), result.priority.tolist(), strict=True)),
-    )
+    repo.set_priorities(session=session, ids=bo_ids.tolist(), priorities=result.priority.tolist())
     run.scored = n
     run.degraded = int(result.degraded.sum())
     run.finished_at = datetime.now(UTC)
