@@ -45,7 +45,7 @@ from allotment.features.registry import (
     feature_kinds,
 )
 from allotment.features.tables import NEVER, Tables, day_to_timestamp, load_tables, to_day
-from allotment.features.timeline import cum_at, last_at, window_sum
+from allotment.features.timeline import Cumulated, cum_at, cumulate, last_at, window_sum
 
 Source = Engine | Connection | Tables
 DayLike = date | datetime | pd.Timestamp | np.datetime64 | str
@@ -216,10 +216,46 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def supplier_history(
-    pol: pd.DataFrame, t: Tables, sup: np.ndarray, day: np.ndarray
-) -> pd.DataFrame:
+def supplier_history(t: Tables, sup: np.ndarray, day: np.ndarray) -> pd.DataFrame:
     """Supplier features for each (supplier id, as-of day) query, in query order."""
+    ev = t.derived("supplier_events", _supplier_events)
+    out = pd.DataFrame(index=range(len(sup)))
+    recent = window_sum(ev["fresh"], sup, day, values=["known", "late"], window_days=30)
+    out["sup_fresh_ontime_rate_30d"] = 1.0 - _ratio(
+        recent["late"].to_numpy(), recent["known"].to_numpy()
+    )
+    for w in (30, 90, 365):
+        o = window_sum(ev["outcomes"], sup, day, values=["known", "late"], window_days=w)
+        out[f"sup_ontime_rate_{w}d"] = 1.0 - _ratio(o["late"].to_numpy(), o["known"].to_numpy())
+        if w == 30:
+            continue
+        d = window_sum(
+            ev["deliveries"], sup, day, values=["n", "late_days", "dev", "dev2"], window_days=w
+        )
+        out[f"sup_mean_days_late_{w}d"] = _ratio(d["late_days"].to_numpy(), d["n"].to_numpy())
+        if w == 365:
+            n = d["n"].to_numpy()
+            mean = _ratio(d["dev"].to_numpy(), n)
+            var = _ratio(d["dev2"].to_numpy(), n) - mean**2
+            out["sup_arrival_dev_std_365d"] = np.where(
+                n >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan
+            )
+            out["sup_deliveries_365d"] = n
+    out["sup_overdue_open_lines"] = cum_at(ev["overdue"], sup, day, values=["overdue"])["overdue"]
+    out["sup_eta_slips_30d"] = window_sum(ev["slips"], sup, day, values=["slips"], window_days=30)[
+        "slips"
+    ]
+    everyone = np.zeros(len(day), np.int64)
+    g = window_sum(ev["everyone"], everyone, day, values=["known", "late"], window_days=30)
+    out["global_ontime_rate_30d"] = 1.0 - _ratio(g["late"].to_numpy(), g["known"].to_numpy())
+    gs = window_sum(ev["slip_size"], everyone, day, values=["n", "days"], window_days=30)
+    out["global_mean_slip_days_30d"] = _ratio(gs["days"].to_numpy(), gs["n"].to_numpy())
+    return out
+
+
+def _supplier_events(t: Tables) -> dict[str, Cumulated]:
+    """The dated events supplier features sum, cumulated once per loaded tables."""
+    pol = po_line_facts(t)
     live = pol[~pol["cancelled"]]
     outcomes = _outcome_events(pol)
     done = live[live["final_day"] < NEVER]
@@ -258,40 +294,6 @@ def supplier_history(
             "slips": 1.0,
         }
     ).dropna()
-
-    out = pd.DataFrame(index=range(len(sup)))
-    recent = window_sum(
-        outcomes[outcomes["fresh"]], sup, day, values=["known", "late"], window_days=30
-    )
-    out["sup_fresh_ontime_rate_30d"] = 1.0 - _ratio(
-        recent["late"].to_numpy(), recent["known"].to_numpy()
-    )
-    for w in (30, 90, 365):
-        o = window_sum(outcomes, sup, day, values=["known", "late"], window_days=w)
-        out[f"sup_ontime_rate_{w}d"] = 1.0 - _ratio(o["late"].to_numpy(), o["known"].to_numpy())
-        if w == 30:
-            continue
-        d = window_sum(
-            deliveries, sup, day, values=["n", "late_days", "dev", "dev2"], window_days=w
-        )
-        out[f"sup_mean_days_late_{w}d"] = _ratio(d["late_days"].to_numpy(), d["n"].to_numpy())
-        if w == 365:
-            n = d["n"].to_numpy()
-            mean = _ratio(d["dev"].to_numpy(), n)
-            var = _ratio(d["dev2"].to_numpy(), n) - mean**2
-            out["sup_arrival_dev_std_365d"] = np.where(
-                n >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan
-            )
-            out["sup_deliveries_365d"] = n
-    out["sup_overdue_open_lines"] = cum_at(overdue, sup, day, values=["overdue"])["overdue"]
-    out["sup_eta_slips_30d"] = window_sum(slips, sup, day, values=["slips"], window_days=30)[
-        "slips"
-    ]
-    everyone = outcomes.assign(key=0)
-    g = window_sum(
-        everyone, np.zeros(len(day), np.int64), day, values=["known", "late"], window_days=30
-    )
-    out["global_ontime_rate_30d"] = 1.0 - _ratio(g["late"].to_numpy(), g["known"].to_numpy())
     slip_size = pd.DataFrame(
         {
             "key": 0,
@@ -300,11 +302,15 @@ def supplier_history(
             "days": (slipped["new_day"] - slipped["previous_day"]).to_numpy(np.float64),
         }
     )
-    gs = window_sum(
-        slip_size, np.zeros(len(day), np.int64), day, values=["n", "days"], window_days=30
-    )
-    out["global_mean_slip_days_30d"] = _ratio(gs["days"].to_numpy(), gs["n"].to_numpy())
-    return out
+    return {
+        "fresh": cumulate(outcomes[outcomes["fresh"]], values=["known", "late"]),
+        "outcomes": cumulate(outcomes, values=["known", "late"]),
+        "deliveries": cumulate(deliveries, values=["n", "late_days", "dev", "dev2"]),
+        "overdue": cumulate(overdue, values=["overdue"]),
+        "slips": cumulate(slips, values=["slips"]),
+        "everyone": cumulate(outcomes.assign(key=0), values=["known", "late"]),
+        "slip_size": cumulate(slip_size, values=["n", "days"]),
+    }
 
 
 def _po_line_state(pol: pd.DataFrame, t: Tables, line: np.ndarray, day: np.ndarray) -> pd.DataFrame:
@@ -493,7 +499,7 @@ def supplier_delay_frame(
         ids, day, late, dl = _keep(known, ids, day, late, dl)
         y, days_late = late, dl
     sup = rows["supplier_id"].to_numpy(np.int64)
-    values: dict[str, np.ndarray | pd.Series] = dict(supplier_history(pol, t, sup, day))
+    values: dict[str, np.ndarray | pd.Series] = dict(supplier_history(t, sup, day))
     state = _po_line_state(pol, t, ids, day)
     promised = rows["promised_day"].to_numpy(np.int64)
     ordered = rows["ordered_day"].to_numpy(np.int64)
@@ -567,15 +573,20 @@ def _contract_at(t: Tables, customer: np.ndarray, day: np.ndarray) -> pd.DataFra
     return pd.DataFrame(out)
 
 
-def _customer_backorders(
-    t: Tables, lines: pd.DataFrame, customer: np.ndarray, day: np.ndarray
-) -> np.ndarray:
+def _customer_backorders(t: Tables, customer: np.ndarray, day: np.ndarray) -> np.ndarray:
+    events = t.derived("customer_backorder_events", _customer_backorder_events)
+    return window_sum(events, customer, day, values=["n"], window_days=SERVICE_WINDOW_DAYS)[
+        "n"
+    ].to_numpy()
+
+
+def _customer_backorder_events(t: Tables) -> Cumulated:
+    """Backorders per customer by creation day, cumulated once per loaded tables."""
+    lines = order_line_facts(t)
     bos = t.backorders.assign(
         key=t.backorders["order_line_id"].map(lines["customer_id"]), n=1.0
     ).dropna(subset=["key"])
-    return window_sum(
-        bos, customer, day, values=["n"], window_days=SERVICE_WINDOW_DAYS, day="created_day"
-    )["n"].to_numpy()
+    return cumulate(bos, values=["n"], day="created_day")
 
 
 def sla_breach_frame(
@@ -663,7 +674,7 @@ def sla_breach_frame(
     po_ids = np.where(has, linked, -1)
     state = _po_line_state(pol, t, po_ids, day)
     supply_sup = pol["supplier_id"].reindex(po_ids).to_numpy(np.float64)
-    sup_hist = supplier_history(pol, t, np.where(has, supply_sup, -1).astype(np.int64), day)
+    sup_hist = supplier_history(t, np.where(has, supply_sup, -1).astype(np.int64), day)
     promised = rows["promised_day"].to_numpy(np.int64)
     eta_day = np.where(has, state["eta_day"].to_numpy(), np.nan)
     contract = _contract_at(t, customer, day)
@@ -713,7 +724,7 @@ def sla_breach_frame(
         "sla_days": contract["sla_days"].to_numpy(),
         "penalty_rate_per_day": contract["penalty_rate_per_day"].to_numpy(),
         "allows_partial_ship": contract["allows_partial_ship"].to_numpy(),
-        "cust_backorders_90d": _customer_backorders(t, lines, customer, day),
+        "cust_backorders_90d": _customer_backorders(t, customer, day),
     }
     return _finish(Task.SLA_BREACH, values, ids, day, y, {}, t)
 
@@ -922,8 +933,9 @@ def customer_history(
         }
     )
     o = window_sum(orders, customer, day, values=["n"], window_days=w, day="ordered_day")
-    now = window_sum(line_ev, customer, day, values=["lines", "value"], window_days=w)
-    prev = window_sum(line_ev, customer, day - w, values=["value"], window_days=w)
+    line_sums = cumulate(line_ev, values=["lines", "value"])  # once for both windows
+    now = window_sum(line_sums, customer, day, values=["lines", "value"], window_days=w)
+    prev = window_sum(line_sums, customer, day - w, values=["value"], window_days=w)
     v_now, v_prev = now["value"].to_numpy(), prev["value"].to_numpy()
     total = v_now + v_prev
     trend = np.where(total > 0, (v_now - v_prev) / np.where(total > 0, total, 1.0), 0.0)
@@ -950,7 +962,7 @@ def customer_history(
         values=["n"],
         window_days=365,
     )["n"].to_numpy()
-    backorders = _customer_backorders(t, lines, customer, day)
+    backorders = _customer_backorders(t, customer, day)
     lines_90 = now["lines"].to_numpy()
     points = BAD_PER_BACKORDER * backorders + BAD_PER_BREACH * br_grace
     bad = (points + BAD_PER_LATE_DAY * late_days) / (BAD_LINES_PRIOR + lines_90)
@@ -1024,8 +1036,10 @@ def _late_line_days(
         ignore_index=True,
     )
 
+    sums = cumulate(events, values=["n", "s"])  # once for both ends of the window
+
     def upto(d: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        c = cum_at(events, customer, d, values=["n", "s"])
+        c = cum_at(sums, customer, d, values=["n", "s"])
         n: npt.NDArray[np.float64] = c["n"].to_numpy(np.float64)
         out: npt.NDArray[np.float64] = (d + 1) * n - c["s"].to_numpy(np.float64)
         return out
