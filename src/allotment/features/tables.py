@@ -166,8 +166,8 @@ def _frame(
             }
         )
     frame = None
-    if all(t is Integer for t in types):
-        try:  # all integers and no NULL: one C-level conversion
+    if all(t is Integer or t is Boolean for t in types):
+        try:  # all integers (booleans: 0/1) and no NULL: one C-level conversion
             frame = pd.DataFrame(np.array(rows, dtype=np.int64), columns=names)
         except (TypeError, ValueError):
             frame = None
