@@ -53,8 +53,9 @@ def test_renaming_codes_and_names_changes_no_feature_value(engine: Engine) -> No
 def _shuffled(tables: Tables, seed: int) -> Tables:
     rng = np.random.default_rng(seed)
     frames = {
-        name: getattr(tables, name).sample(frac=1.0, random_state=rng).reset_index(drop=True)
-        for name in tables.__dataclass_fields__
+        name: value.sample(frac=1.0, random_state=rng).reset_index(drop=True)
+        for name, value in vars(tables).items()
+        if isinstance(value, pd.DataFrame)
     }
     return Tables(**frames)
 

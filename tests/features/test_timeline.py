@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from allotment.features.timeline import cum_at, last_at, window_sum
+from allotment.features.timeline import cum_at, cumulate, last_at, window_sum
 
 EVENTS = pd.DataFrame(
     {
@@ -43,3 +43,18 @@ def test_empty_queries_and_empty_events_give_zero_rows_or_zeros() -> None:
     assert len(cum_at(EVENTS, [], [], values=["n"])) == 0
     empty = EVENTS.iloc[:0]
     assert cum_at(empty, [1], [10], values=["n"])["n"].tolist() == [0.0]
+
+
+def test_a_cumulated_history_answers_every_query_as_its_events_do() -> None:
+    history = cumulate(EVENTS, values=["n", "v"])
+    keys, days = [1, 1, 2, 1, 3], [9, 12, 30, 19, 12]
+    pd.testing.assert_frame_equal(
+        cum_at(history, keys, days, values=["v"]), cum_at(EVENTS, keys, days, values=["v"])
+    )
+    pd.testing.assert_frame_equal(
+        window_sum(history, keys, days, values=["n", "v"], window_days=8),
+        window_sum(EVENTS, keys, days, values=["n", "v"], window_days=8),
+    )
+    assert cum_at(cumulate(EVENTS.iloc[:0], values=["n"]), [1], [10], values=["n"])[
+        "n"
+    ].tolist() == [0.0]

@@ -60,6 +60,25 @@ def _ranking(session: Session, run_id: int) -> list[tuple[int, float]]:
     ]
 
 
+def _stored(session: Session, run_id: int) -> dict[int, tuple[object, ...]]:
+    """What a run stored per backorder: risks, components, priority, flags, digests, inputs."""
+    columns = (
+        ScoreSnapshot.p_supplier_delay,
+        ScoreSnapshot.p_sla_breach,
+        ScoreSnapshot.p_churn,
+        ScoreSnapshot.components,
+        ScoreSnapshot.priority,
+        ScoreSnapshot.degraded,
+        ScoreSnapshot.flags,
+        ScoreSnapshot.feature_digests,
+        ScoreSnapshot.inputs,
+    )
+    rows = session.execute(
+        select(ScoreSnapshot.backorder_id, *columns).where(ScoreSnapshot.run_id == run_id)
+    ).all()
+    return {int(r[0]): tuple(r[1:]) for r in rows}
+
+
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-6 * max(1.0, abs(b))
 
@@ -135,6 +154,10 @@ def test_rescoring_by_ids_touches_only_those_and_repeats_exactly(scored: Session
     }
     # Same facts, same versions: the same scores, and a full run ranks exactly as before.
     assert after[target] == before[target] and after[other] == before[other]
+    # Re-scoring reads only these backorders' facts, and stores exactly what a full run did.
+    assert _stored(session, again.run_id) == {
+        k: v for k, v in _stored(session, first.run_id).items() if k in (target, other)
+    }
     third = score(session, explain_top=0)
     assert _ranking(session, third.run_id) == _ranking(session, first.run_id)
     assert [t.backorder_id for t in third.top] == [t.backorder_id for t in first.top]

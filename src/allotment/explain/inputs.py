@@ -265,18 +265,23 @@ class InputValidator:
                     # a value that is not a number counts as missing, and is always flagged
                     given = col.to_numpy(dtype=object)
                     garbage = missing & col.notna().to_numpy()
-                    for i in np.flatnonzero(missing if not d.saw_missing else garbage):
-                        if not d.saw_missing:
-                            out[i, d.index] = d.fill
-                        value = _plain(given[i])
-                        used = None if d.saw_missing else d.fill
-                        flags[i].append(InputFlag(d.name, "missing", value, used))
+                    rows = np.flatnonzero(missing if not d.saw_missing else garbage)
+                    used = None if d.saw_missing else d.fill
+                    if not d.saw_missing:
+                        out[rows, d.index] = d.fill
+                    for r in rows.tolist():
+                        flags[r].append(InputFlag(d.name, "missing", _plain(given[r]), used))
                 with np.errstate(invalid="ignore"):
                     outside = (values < d.low) | (values > d.high)
-                for i in np.flatnonzero(outside):
-                    used = float(min(max(values[i], d.low), d.high))
-                    out[i, d.index] = used
-                    flags[i].append(InputFlag(d.name, "out_of_range", float(values[i]), used))
+                # Vectorised (a large backlog has many out-of-range cells): clip, then flag.
+                rows = np.flatnonzero(outside)
+                clipped = np.minimum(np.maximum(values[rows], d.low), d.high)
+                out[rows, d.index] = clipped
+                name = d.name
+                for r, v, u in zip(
+                    rows.tolist(), values[rows].tolist(), clipped.tolist(), strict=True
+                ):
+                    flags[r].append(InputFlag(name, "out_of_range", v, u))
         return out, [tuple(f) for f in flags]
 
     def row(self, values: Mapping[str, Any]) -> tuple[FloatArray, tuple[InputFlag, ...]]:

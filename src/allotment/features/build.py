@@ -45,7 +45,7 @@ from allotment.features.registry import (
     feature_kinds,
 )
 from allotment.features.tables import NEVER, Tables, day_to_timestamp, load_tables, to_day
-from allotment.features.timeline import cum_at, last_at, window_sum
+from allotment.features.timeline import Cumulated, cum_at, cumulate, last_at, window_sum
 
 Source = Engine | Connection | Tables
 DayLike = date | datetime | pd.Timestamp | np.datetime64 | str
@@ -76,6 +76,8 @@ def _tables(source: Source) -> Tables:
 def po_line_facts(t: Tables) -> pd.DataFrame:
     """One row per PO line: its header, value, and the days its outcome was revealed.
 
+    Computed once per loaded :class:`Tables` (shared, not to be modified in place).
+
     ``final_day``: cumulative receipts reached the quantity (:data:`NEVER` if not yet).
     ``late``: the final receipt came after the promised date (or has not come).
     ``late_seen_day``: the first day lateness was visible - an ETA recorded past the promised
@@ -83,6 +85,10 @@ def po_line_facts(t: Tables) -> pd.DataFrame:
     was never seen late). ``late_seen_day`` and ``final_day`` are what the supplier features
     read; ``late`` is a label and is only used through them.
     """
+    return t.derived("po_line_facts", _po_line_facts)
+
+
+def _po_line_facts(t: Tables) -> pd.DataFrame:
     pol = t.po_lines.merge(
         t.purchase_orders.rename(columns={"id": "purchase_order_id"}),
         on="purchase_order_id",
@@ -165,7 +171,12 @@ def order_line_facts(t: Tables) -> pd.DataFrame:
     ``complete_day``: cumulative shipments reached the quantity; ``cancel_day``: its backorder
     entered ``cancelled`` (lines are only cancelled while backordered); ``end_day``: the
     earlier of the two (the line stopped waiting). :data:`NEVER` when it did not happen.
+    Computed once per loaded :class:`Tables` (shared, not to be modified in place).
     """
+    return t.derived("order_line_facts", _order_line_facts)
+
+
+def _order_line_facts(t: Tables) -> pd.DataFrame:
     lines = t.order_lines.merge(
         t.orders.rename(columns={"id": "order_id"}), on="order_id", how="left"
     )
@@ -205,10 +216,46 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def supplier_history(
-    pol: pd.DataFrame, t: Tables, sup: np.ndarray, day: np.ndarray
-) -> pd.DataFrame:
+def supplier_history(t: Tables, sup: np.ndarray, day: np.ndarray) -> pd.DataFrame:
     """Supplier features for each (supplier id, as-of day) query, in query order."""
+    ev = t.derived("supplier_events", _supplier_events)
+    out = pd.DataFrame(index=range(len(sup)))
+    recent = window_sum(ev["fresh"], sup, day, values=["known", "late"], window_days=30)
+    out["sup_fresh_ontime_rate_30d"] = 1.0 - _ratio(
+        recent["late"].to_numpy(), recent["known"].to_numpy()
+    )
+    for w in (30, 90, 365):
+        o = window_sum(ev["outcomes"], sup, day, values=["known", "late"], window_days=w)
+        out[f"sup_ontime_rate_{w}d"] = 1.0 - _ratio(o["late"].to_numpy(), o["known"].to_numpy())
+        if w == 30:
+            continue
+        d = window_sum(
+            ev["deliveries"], sup, day, values=["n", "late_days", "dev", "dev2"], window_days=w
+        )
+        out[f"sup_mean_days_late_{w}d"] = _ratio(d["late_days"].to_numpy(), d["n"].to_numpy())
+        if w == 365:
+            n = d["n"].to_numpy()
+            mean = _ratio(d["dev"].to_numpy(), n)
+            var = _ratio(d["dev2"].to_numpy(), n) - mean**2
+            out["sup_arrival_dev_std_365d"] = np.where(
+                n >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan
+            )
+            out["sup_deliveries_365d"] = n
+    out["sup_overdue_open_lines"] = cum_at(ev["overdue"], sup, day, values=["overdue"])["overdue"]
+    out["sup_eta_slips_30d"] = window_sum(ev["slips"], sup, day, values=["slips"], window_days=30)[
+        "slips"
+    ]
+    everyone = np.zeros(len(day), np.int64)
+    g = window_sum(ev["everyone"], everyone, day, values=["known", "late"], window_days=30)
+    out["global_ontime_rate_30d"] = 1.0 - _ratio(g["late"].to_numpy(), g["known"].to_numpy())
+    gs = window_sum(ev["slip_size"], everyone, day, values=["n", "days"], window_days=30)
+    out["global_mean_slip_days_30d"] = _ratio(gs["days"].to_numpy(), gs["n"].to_numpy())
+    return out
+
+
+def _supplier_events(t: Tables) -> dict[str, Cumulated]:
+    """The dated events supplier features sum, cumulated once per loaded tables."""
+    pol = po_line_facts(t)
     live = pol[~pol["cancelled"]]
     outcomes = _outcome_events(pol)
     done = live[live["final_day"] < NEVER]
@@ -247,40 +294,6 @@ def supplier_history(
             "slips": 1.0,
         }
     ).dropna()
-
-    out = pd.DataFrame(index=range(len(sup)))
-    recent = window_sum(
-        outcomes[outcomes["fresh"]], sup, day, values=["known", "late"], window_days=30
-    )
-    out["sup_fresh_ontime_rate_30d"] = 1.0 - _ratio(
-        recent["late"].to_numpy(), recent["known"].to_numpy()
-    )
-    for w in (30, 90, 365):
-        o = window_sum(outcomes, sup, day, values=["known", "late"], window_days=w)
-        out[f"sup_ontime_rate_{w}d"] = 1.0 - _ratio(o["late"].to_numpy(), o["known"].to_numpy())
-        if w == 30:
-            continue
-        d = window_sum(
-            deliveries, sup, day, values=["n", "late_days", "dev", "dev2"], window_days=w
-        )
-        out[f"sup_mean_days_late_{w}d"] = _ratio(d["late_days"].to_numpy(), d["n"].to_numpy())
-        if w == 365:
-            n = d["n"].to_numpy()
-            mean = _ratio(d["dev"].to_numpy(), n)
-            var = _ratio(d["dev2"].to_numpy(), n) - mean**2
-            out["sup_arrival_dev_std_365d"] = np.where(
-                n >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan
-            )
-            out["sup_deliveries_365d"] = n
-    out["sup_overdue_open_lines"] = cum_at(overdue, sup, day, values=["overdue"])["overdue"]
-    out["sup_eta_slips_30d"] = window_sum(slips, sup, day, values=["slips"], window_days=30)[
-        "slips"
-    ]
-    everyone = outcomes.assign(key=0)
-    g = window_sum(
-        everyone, np.zeros(len(day), np.int64), day, values=["known", "late"], window_days=30
-    )
-    out["global_ontime_rate_30d"] = 1.0 - _ratio(g["late"].to_numpy(), g["known"].to_numpy())
     slip_size = pd.DataFrame(
         {
             "key": 0,
@@ -289,11 +302,15 @@ def supplier_history(
             "days": (slipped["new_day"] - slipped["previous_day"]).to_numpy(np.float64),
         }
     )
-    gs = window_sum(
-        slip_size, np.zeros(len(day), np.int64), day, values=["n", "days"], window_days=30
-    )
-    out["global_mean_slip_days_30d"] = _ratio(gs["days"].to_numpy(), gs["n"].to_numpy())
-    return out
+    return {
+        "fresh": cumulate(outcomes[outcomes["fresh"]], values=["known", "late"]),
+        "outcomes": cumulate(outcomes, values=["known", "late"]),
+        "deliveries": cumulate(deliveries, values=["n", "late_days", "dev", "dev2"]),
+        "overdue": cumulate(overdue, values=["overdue"]),
+        "slips": cumulate(slips, values=["slips"]),
+        "everyone": cumulate(outcomes.assign(key=0), values=["known", "late"]),
+        "slip_size": cumulate(slip_size, values=["n", "days"]),
+    }
 
 
 def _po_line_state(pol: pd.DataFrame, t: Tables, line: np.ndarray, day: np.ndarray) -> pd.DataFrame:
@@ -345,6 +362,8 @@ def _finish(
         else:
             cols[name] = pd.Series(np.asarray(raw, dtype=np.float64))
     X = pd.DataFrame(cols)
+    if y is not None and t.truths is None:
+        raise ValueError("tables loaded with truths=False build scoring frames only")
     return TaskFrame(
         task=task,
         X=X,
@@ -353,7 +372,7 @@ def _finish(
         as_of=day_to_timestamp(as_of).rename("as_of"),
         y=None if y is None else pd.Series(y.astype(np.int8), name="y"),
         extra_targets={k: pd.Series(v, name=k) for k, v in extra.items()},
-        oracle=None if y is None else oracle_for(t.truths, task, ids, as_of),
+        oracle=None if y is None or t.truths is None else oracle_for(t.truths, task, ids, as_of),
     )
 
 
@@ -366,6 +385,16 @@ def _only(values: npt.NDArray[Any], mask: npt.NDArray[np.bool_]) -> npt.NDArray[
 
 def _keep(mask: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
     return [a[mask] for a in arrays]
+
+
+def _of_subjects(
+    ids: npt.NDArray[np.int64], subjects: npt.ArrayLike | None
+) -> npt.NDArray[np.bool_] | None:
+    """Which rows are about one of ``subjects`` (``None``: all rows, no mask)."""
+    if subjects is None:
+        return None
+    wanted = pd.to_numeric(pd.Series(np.asarray(subjects, dtype=object)), errors="coerce")
+    return np.isin(ids, wanted.dropna().to_numpy(np.int64))
 
 
 def _scoring_days(t: Tables, as_of: AsOf) -> npt.NDArray[np.int64]:
@@ -418,6 +447,7 @@ def supplier_delay_frame(
     as_of: AsOf = None,
     labels: bool | None = None,
     data_end: DayLike | None = None,
+    subjects: npt.ArrayLike | None = None,
 ) -> TaskFrame:
     """Supplier-delay frame: one row per PO line.
 
@@ -436,6 +466,10 @@ def supplier_delay_frame(
         unknown at ``data_end``; default: True for training, False for scoring.
     data_end
         The last day of data for labels (default: the latest dated fact).
+    subjects
+        Scoring only: keep the rows of these subject ids (``ids``) before computing their
+        features - the rows and values are those of the full frame, in its order. ``None``:
+        every row.
 
     Returns
     -------
@@ -452,6 +486,9 @@ def supplier_delay_frame(
     else:
         ordered, final = live["ordered_day"].to_numpy(), live["final_day"].to_numpy()
         rows, day = _stack(live, _scoring_days(t, as_of), lambda at: (ordered <= at) & (final > at))
+        mine = _of_subjects(rows["id"].to_numpy(np.int64), subjects)
+        if mine is not None:
+            rows, day = rows[mine], day[mine]
     want_labels = (as_of is None) if labels is None else labels
     ids = rows["id"].to_numpy(np.int64)
     y = days_late = None
@@ -462,7 +499,7 @@ def supplier_delay_frame(
         ids, day, late, dl = _keep(known, ids, day, late, dl)
         y, days_late = late, dl
     sup = rows["supplier_id"].to_numpy(np.int64)
-    values: dict[str, np.ndarray | pd.Series] = dict(supplier_history(pol, t, sup, day))
+    values: dict[str, np.ndarray | pd.Series] = dict(supplier_history(t, sup, day))
     state = _po_line_state(pol, t, ids, day)
     promised = rows["promised_day"].to_numpy(np.int64)
     ordered = rows["ordered_day"].to_numpy(np.int64)
@@ -536,15 +573,20 @@ def _contract_at(t: Tables, customer: np.ndarray, day: np.ndarray) -> pd.DataFra
     return pd.DataFrame(out)
 
 
-def _customer_backorders(
-    t: Tables, lines: pd.DataFrame, customer: np.ndarray, day: np.ndarray
-) -> np.ndarray:
+def _customer_backorders(t: Tables, customer: np.ndarray, day: np.ndarray) -> np.ndarray:
+    events = t.derived("customer_backorder_events", _customer_backorder_events)
+    return window_sum(events, customer, day, values=["n"], window_days=SERVICE_WINDOW_DAYS)[
+        "n"
+    ].to_numpy()
+
+
+def _customer_backorder_events(t: Tables) -> Cumulated:
+    """Backorders per customer by creation day, cumulated once per loaded tables."""
+    lines = order_line_facts(t)
     bos = t.backorders.assign(
         key=t.backorders["order_line_id"].map(lines["customer_id"]), n=1.0
     ).dropna(subset=["key"])
-    return window_sum(
-        bos, customer, day, values=["n"], window_days=SERVICE_WINDOW_DAYS, day="created_day"
-    )["n"].to_numpy()
+    return cumulate(bos, values=["n"], day="created_day")
 
 
 def sla_breach_frame(
@@ -553,6 +595,7 @@ def sla_breach_frame(
     as_of: AsOf = None,
     labels: bool | None = None,
     data_end: DayLike | None = None,
+    subjects: npt.ArrayLike | None = None,
 ) -> TaskFrame:
     """SLA-breach frame: one row per backorder (``ids`` are its order line's id).
 
@@ -570,6 +613,10 @@ def sla_breach_frame(
         training, False for scoring.
     data_end
         The last day of data for labels (default: the latest dated fact).
+    subjects
+        Scoring only: keep the rows of these subject ids (``ids``) before computing their
+        features - the rows and values are those of the full frame, in its order. ``None``:
+        every row.
 
     Returns
     -------
@@ -589,6 +636,9 @@ def sla_breach_frame(
     else:
         days = _scoring_days(t, as_of)
         made, day = _stack(bos, days, lambda at: bos["created_day"].to_numpy() <= at)
+        mine = _of_subjects(made["order_line_id"].to_numpy(np.int64), subjects)
+        if mine is not None:
+            made, day = made[mine], day[mine]
         hist = t.status_changes.assign(code=t.status_changes["to_status"].map(_STATUS_CODE))
         status = last_at(
             hist,
@@ -624,7 +674,7 @@ def sla_breach_frame(
     po_ids = np.where(has, linked, -1)
     state = _po_line_state(pol, t, po_ids, day)
     supply_sup = pol["supplier_id"].reindex(po_ids).to_numpy(np.float64)
-    sup_hist = supplier_history(pol, t, np.where(has, supply_sup, -1).astype(np.int64), day)
+    sup_hist = supplier_history(t, np.where(has, supply_sup, -1).astype(np.int64), day)
     promised = rows["promised_day"].to_numpy(np.int64)
     eta_day = np.where(has, state["eta_day"].to_numpy(), np.nan)
     contract = _contract_at(t, customer, day)
@@ -674,7 +724,7 @@ def sla_breach_frame(
         "sla_days": contract["sla_days"].to_numpy(),
         "penalty_rate_per_day": contract["penalty_rate_per_day"].to_numpy(),
         "allows_partial_ship": contract["allows_partial_ship"].to_numpy(),
-        "cust_backorders_90d": _customer_backorders(t, lines, customer, day),
+        "cust_backorders_90d": _customer_backorders(t, customer, day),
     }
     return _finish(Task.SLA_BREACH, values, ids, day, y, {}, t)
 
@@ -799,6 +849,7 @@ def churn_frame(
     as_of: AsOf = None,
     labels: bool | None = None,
     data_end: DayLike | None = None,
+    subjects: npt.ArrayLike | None = None,
 ) -> TaskFrame:
     """Churn frame: one row per customer and as-of day (horizon 30 days).
 
@@ -816,6 +867,10 @@ def churn_frame(
         training, False for scoring.
     data_end
         The last day of data for labels (default: the latest dated fact).
+    subjects
+        Scoring only: keep the rows of these subject ids (``ids``) before computing their
+        features - the rows and values are those of the full frame, in its order. ``None``:
+        every row.
 
     Returns
     -------
@@ -837,6 +892,9 @@ def churn_frame(
         rows, day = _stack(
             cust, _scoring_days(t, as_of), lambda at: (created <= at) & (churned > at)
         )
+        mine = _of_subjects(rows["id"].to_numpy(np.int64), subjects)
+        if mine is not None:
+            rows, day = rows[mine], day[mine]
     ids = rows["id"].to_numpy(np.int64)
     want_labels = (as_of is None) if labels is None else labels
     y = None
@@ -875,8 +933,9 @@ def customer_history(
         }
     )
     o = window_sum(orders, customer, day, values=["n"], window_days=w, day="ordered_day")
-    now = window_sum(line_ev, customer, day, values=["lines", "value"], window_days=w)
-    prev = window_sum(line_ev, customer, day - w, values=["value"], window_days=w)
+    line_sums = cumulate(line_ev, values=["lines", "value"])  # once for both windows
+    now = window_sum(line_sums, customer, day, values=["lines", "value"], window_days=w)
+    prev = window_sum(line_sums, customer, day - w, values=["value"], window_days=w)
     v_now, v_prev = now["value"].to_numpy(), prev["value"].to_numpy()
     total = v_now + v_prev
     trend = np.where(total > 0, (v_now - v_prev) / np.where(total > 0, total, 1.0), 0.0)
@@ -903,7 +962,7 @@ def customer_history(
         values=["n"],
         window_days=365,
     )["n"].to_numpy()
-    backorders = _customer_backorders(t, lines, customer, day)
+    backorders = _customer_backorders(t, customer, day)
     lines_90 = now["lines"].to_numpy()
     points = BAD_PER_BACKORDER * backorders + BAD_PER_BREACH * br_grace
     bad = (points + BAD_PER_LATE_DAY * late_days) / (BAD_LINES_PRIOR + lines_90)
@@ -977,8 +1036,10 @@ def _late_line_days(
         ignore_index=True,
     )
 
+    sums = cumulate(events, values=["n", "s"])  # once for both ends of the window
+
     def upto(d: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        c = cum_at(events, customer, d, values=["n", "s"])
+        c = cum_at(sums, customer, d, values=["n", "s"])
         n: npt.NDArray[np.float64] = c["n"].to_numpy(np.float64)
         out: npt.NDArray[np.float64] = (d + 1) * n - c["s"].to_numpy(np.float64)
         return out
@@ -1002,6 +1063,13 @@ def training_frame(task: Task | str, source: Source, **options: Any) -> TaskFram
     return BUILDERS[Task(task)](source, **options)
 
 
-def scoring_frame(task: Task | str, source: Source, *, as_of: AsOf = LATEST) -> TaskFrame:
-    """The open subjects of ``task`` as of ``as_of`` (default: the latest day with data)."""
-    return BUILDERS[Task(task)](source, as_of=as_of, labels=False)
+def scoring_frame(
+    task: Task | str,
+    source: Source,
+    *,
+    as_of: AsOf = LATEST,
+    subjects: npt.ArrayLike | None = None,
+) -> TaskFrame:
+    """The open subjects of ``task`` as of ``as_of`` (default: the latest day with data);
+    with ``subjects``, only the rows of those ids (features computed for them only)."""
+    return BUILDERS[Task(task)](source, as_of=as_of, labels=False, subjects=subjects)

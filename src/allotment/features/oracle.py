@@ -16,19 +16,18 @@ from allotment.features.frame import Task
 
 def load_truths(conn: Connection) -> pd.DataFrame:
     """All recorded truths: ``kind``, ``subject_id``, ``as_of_day`` (int day), ``probability``."""
-    from allotment.features.tables import _days, _frame  # local: tables imports this module
+    from allotment.features.tables import _day, _frame  # local: tables imports this module
 
-    frame = _frame(
+    return _frame(
         conn,
         select(
             type_coerce(SimTruth.kind, String()).label("kind"),
             SimTruth.subject_id,
-            SimTruth.as_of,
             SimTruth.probability,
+            _day(conn, SimTruth.as_of, "as_of_day"),
         ),
+        days=("as_of_day",),
     )
-    frame["as_of_day"] = _days(frame.pop("as_of"))
-    return frame
 
 
 def oracle_for(

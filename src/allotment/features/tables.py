@@ -10,13 +10,31 @@ Only domain tables are read here, never ``sim_*`` (see :mod:`allotment.features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Connection, Engine, Executable, String, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Connection,
+    Date,
+    Engine,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.types import DateTime
 
 from allotment.domain.models import (
@@ -37,6 +55,7 @@ from allotment.domain.models import (
 from allotment.errors import FeatureDataError
 from allotment.features.oracle import load_truths
 
+_T = TypeVar("_T")
 #: Day number standing for "no such date" (later than any real date).
 NEVER = np.int64(2**40)
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -54,18 +73,6 @@ def day_to_timestamp(days: pd.Series | np.ndarray[Any, Any]) -> pd.Series:
     """Day numbers -> ``datetime64[ns]`` (midnight, UTC-naive)."""
     arr = np.asarray(days, dtype=np.int64)
     return pd.Series((_EPOCH + arr.astype("timedelta64[D]")).astype("datetime64[ns]"))
-
-
-def _days(values: pd.Series) -> pd.Series:
-    """A column of dates / datetimes (None allowed) -> int64 day numbers (NEVER for None)."""
-    if len(values) == 0:
-        return pd.Series(np.zeros(0, dtype=np.int64), index=values.index)
-    ts = pd.to_datetime(values, utc=True)
-    out = np.full(len(values), NEVER, dtype=np.int64)
-    present = ts.notna().to_numpy()
-    naive = ts[present].dt.tz_localize(None).dt.floor("D").to_numpy().astype("datetime64[D]")
-    out[present] = (naive - _EPOCH).astype(np.int64)
-    return pd.Series(out, index=values.index)
 
 
 @dataclass(frozen=True)
@@ -90,12 +97,20 @@ class Tables:
     backorders: pd.DataFrame
     status_changes: pd.DataFrame
     #: ``sim_truths`` (synthetic worlds only): read by :mod:`allotment.features.oracle` to
-    #: attach true probabilities to training frames, never by a feature.
-    truths: pd.DataFrame
+    #: attach true probabilities to training frames, never by a feature. ``None`` when loaded
+    #: without them (scoring), and then no frame with labels can be built.
+    truths: pd.DataFrame | None
+    #: The latest day with data in the whole database when the frames hold only the facts of
+    #: some backorders (``load_tables(..., backorders=...)``); ``None``: read from the frames.
+    end_day: int | None = None
+    #: Derived facts already computed from these tables (see :meth:`derived`).
+    _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def data_end(self) -> int:
         """The latest day any dated fact was recorded (the default scoring day)."""
+        if self.end_day is not None:
+            return self.end_day
         candidates = [
             self.orders["ordered_day"],
             self.purchase_orders["ordered_day"],
@@ -113,13 +128,66 @@ class Tables:
             )
         return max(ends)
 
+    def derived(self, name: str, build: Callable[[Tables], _T]) -> _T:
+        """``build(self)``, computed once per loaded tables and shared by every frame built
+        from them (e.g. the PO-line facts both the supplier-delay and SLA frames read).
 
-def _frame(conn: Connection, stmt: Executable) -> pd.DataFrame:
-    result = conn.execute(stmt)
-    names = list(result.keys())
-    # Plain tuples: building from Row objects costs pandas a hasattr() per row.
-    rows = [tuple(row) for row in result]
-    return pd.DataFrame.from_records(rows, columns=names, nrows=len(rows))
+        The result is shared: callers must not modify it in place.
+        """
+        if name not in self._derived:
+            self._derived[name] = build(self)
+        out: _T = self._derived[name]
+        return out
+
+
+def _frame(
+    conn: Connection, stmt: Select[*tuple[Any, ...]], *, days: Iterable[str] = ()
+) -> pd.DataFrame:
+    """The rows of ``stmt`` as a frame, read with the driver's own ``fetchall``.
+
+    Millions of rows: SQLAlchemy's per-row result objects would cost more than the database.
+    The statement must need no result processing except booleans (SQLite returns 0/1): read
+    days with :func:`_day`, money with :func:`_cents`, enums with :func:`_text`.
+    """
+    types = [c.type._type_affinity for c in stmt.selected_columns]
+    names = [c.key for c in stmt.selected_columns]
+    sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(sql))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:  # typed columns, so that sums and joins of an empty table still work
+        return pd.DataFrame(
+            {
+                n: pd.Series(dtype=_EMPTY_DTYPES.get(t, object))
+                for n, t in zip(names, types, strict=True)
+            }
+        )
+    frame = None
+    if all(t is Integer or t is Boolean for t in types):
+        try:  # all integers (booleans: 0/1) and no NULL: one C-level conversion
+            frame = pd.DataFrame(np.array(rows, dtype=np.int64), columns=names)
+        except (TypeError, ValueError):
+            frame = None
+    if frame is None:
+        frame = pd.DataFrame.from_records(rows, columns=names, nrows=len(rows))
+    for name, t in zip(names, types, strict=True):
+        if t is Boolean:
+            frame[name] = frame[name].astype(bool)
+    for name in days:
+        frame[name] = frame[name].astype(np.int64)
+    return frame
+
+
+#: dtype of an empty column by the SQL type's affinity (what a non-empty read would give).
+_EMPTY_DTYPES: dict[Any, Any] = {
+    Integer: np.int64,
+    Float: np.float64,
+    Numeric: np.float64,
+    Boolean: bool,
+}
 
 
 def _cents(column: Any) -> Any:
@@ -137,7 +205,101 @@ def _naive(column: Any) -> Any:
     return type_coerce(column, DateTime())
 
 
-def load_tables(source: Engine | Connection) -> Tables:
+def _day(conn: Connection, column: Any, name: str) -> ColumnElement[int]:
+    """The day number of a date or (naive UTC) timestamp column, computed by the database.
+
+    The calendar day (UTC) of each value, without parsing one date object per value in
+    Python (most of the load time on a large database). SQLite stores
+    both as ISO text (``YYYY-MM-DD[ HH:MM:SS...]``): the calendar day is its first ten
+    characters. NULL becomes :data:`NEVER`.
+    """
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        # julianday('YYYY-MM-DD') is an exact n + 0.5 and 2440587.5 is 1970-01-01: exact.
+        days: Any = cast(func.julianday(func.substr(column, 1, 10)) - 2440587.5, BigInteger)
+    elif dialect == "postgresql":
+        days = type_coerce(cast(column, Date) - literal(date(1970, 1, 1), Date), BigInteger)
+    else:
+        raise FeatureDataError(f"features read SQLite or PostgreSQL, not {dialect}")
+    return func.coalesce(days, literal(int(NEVER), BigInteger)).label(name)
+
+
+def _in(column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+    """``column IN ids`` (sorted Python ints; an empty list matches nothing)."""
+    return column.in_(sorted({int(i) for i in ids}))  # type: ignore[no-any-return]
+
+
+#: Re-scoring this many backorders or more reads every fact (a scoped read saves little).
+SCOPED_LOAD_LIMIT = 2_000
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The customer-side facts some backorders' features read: every order of their
+    customers (customer history, churn) and the orders of every line at their SKU-locations
+    (supply and demand) or waiting on their PO lines (queue position)."""
+
+    customers: list[int]
+    orders: list[int]
+
+
+def _scope_of(conn: Connection, backorder_ids: Collection[int]) -> _Scope:
+    seed = _frame(
+        conn,
+        select(
+            CustomerOrder.customer_id,
+            CustomerOrderLine.product_id,
+            CustomerOrder.location_id,
+            Backorder.po_line_id,
+        )
+        .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
+        .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+        .where(_in(Backorder.id, backorder_ids)),
+    )
+    skus = set(zip(seed["product_id"].tolist(), seed["location_id"].tolist(), strict=True))
+    at_skus = _frame(
+        conn,
+        select(CustomerOrderLine.order_id, CustomerOrderLine.product_id, CustomerOrder.location_id)
+        .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+        .where(_in(CustomerOrderLine.product_id, {p for p, _ in skus})),
+    )
+    keys = zip(at_skus["product_id"].tolist(), at_skus["location_id"].tolist(), strict=True)
+    orders = {o for o, k in zip(at_skus["order_id"].tolist(), keys, strict=True) if k in skus}
+    po_lines = {int(p) for p in seed["po_line_id"].dropna().tolist()}
+    queued = conn.execute(
+        select(CustomerOrderLine.order_id)
+        .join(Backorder, Backorder.order_line_id == CustomerOrderLine.id)
+        .where(_in(Backorder.po_line_id, po_lines))
+    ).scalars()
+    orders.update(queued)
+    return _Scope(
+        customers=sorted({int(c) for c in seed["customer_id"].tolist()}),
+        orders=sorted(int(o) for o in orders),
+    )
+
+
+def _end_day(conn: Connection) -> int | None:
+    """:attr:`Tables.data_end` of the whole database, from the maxima (indexes where any)."""
+    columns = (
+        CustomerOrder.ordered_on,
+        PurchaseOrder.ordered_on,
+        Receipt.received_on,
+        Shipment.shipped_on,
+        EtaChange.recorded_at,
+        BackorderStatusChange.changed_at,
+        Backorder.created_at,
+    )
+    ends = [conn.execute(select(func.max(c))).scalar() for c in columns]
+    found = [to_day(e) for e in ends if e is not None]
+    return max(found) if found else None
+
+
+def load_tables(
+    source: Engine | Connection,
+    *,
+    backorders: Collection[int] | None = None,
+    truths: bool = True,
+) -> Tables:
     """Read every table the features need, in one read-only pass.
 
     Parameters
@@ -145,6 +307,19 @@ def load_tables(source: Engine | Connection) -> Tables:
     source
         An engine (a connection is opened and closed) or an open connection (the caller's
         transaction is used, so uncommitted changes are seen).
+    backorders
+        Read only the facts the features of these backorders need (re-scoring a few after
+        an event costs in proportion): every order of their customers, the orders with a
+        line at their SKU-locations or waiting on their PO lines, and those orders' lines,
+        shipments, backorders and status history; PO-side facts (supplier histories and the
+        market-wide rates need every supplier's lines), customers, contracts, suppliers and
+        substitutes in full. Scoring frames built from such tables give those backorders'
+        subjects exactly the features of a full read (``subjects=`` of the builders); other
+        rows they may hold are incomplete. ``None``: everything. From
+        :data:`SCOPED_LOAD_LIMIT` backorders on, everything is read.
+    truths
+        Also read ``sim_truths`` (training frames attach them as the oracle). Scoring does
+        not need them.
 
     Returns
     -------
@@ -153,20 +328,22 @@ def load_tables(source: Engine | Connection) -> Tables:
     """
     if isinstance(source, Engine):
         with source.connect() as conn:
-            return load_tables(conn)
+            return load_tables(conn, backorders=backorders, truths=truths)
     conn = source
+    scope = None
+    if backorders is not None and len(backorders) < SCOPED_LOAD_LIMIT:
+        scope = _scope_of(conn, backorders)
     sup = _frame(conn, select(Supplier.id, Supplier.region))
     cust = _frame(
         conn,
         select(
             Customer.id,
             _text(Customer.tier).label("tier"),
-            Customer.created_on,
-            Customer.churned_on,
+            _day(conn, Customer.created_on, "created_day"),
+            _day(conn, Customer.churned_on, "churned_day"),
         ),
+        days=("created_day", "churned_day"),
     )
-    cust["created_day"] = _days(cust.pop("created_on"))
-    cust["churned_day"] = _days(cust.pop("churned_on"))
     con = _frame(
         conn,
         select(
@@ -175,12 +352,11 @@ def load_tables(source: Engine | Connection) -> Tables:
             Contract.sla_days,
             Contract.penalty_rate_per_day,
             Contract.allows_partial_ship,
-            Contract.effective_from,
-            Contract.renewal_date,
+            _day(conn, Contract.effective_from, "from_day"),
+            _day(conn, Contract.renewal_date, "renewal_day"),
         ),
+        days=("from_day", "renewal_day"),
     )
-    con["from_day"] = _days(con.pop("effective_from"))
-    con["renewal_day"] = _days(con.pop("renewal_date"))
     subs = _frame(conn, select(ProductSubstitute.product_id, ProductSubstitute.substitute_id))
     po = _frame(
         conn,
@@ -188,11 +364,11 @@ def load_tables(source: Engine | Connection) -> Tables:
             PurchaseOrder.id,
             PurchaseOrder.supplier_id,
             PurchaseOrder.location_id,
-            PurchaseOrder.ordered_on,
             _text(PurchaseOrder.ship_mode).label("ship_mode"),
+            _day(conn, PurchaseOrder.ordered_on, "ordered_day"),
         ),
+        days=("ordered_day",),
     )
-    po["ordered_day"] = _days(po.pop("ordered_on"))
     pol = _frame(
         conn,
         select(
@@ -201,74 +377,88 @@ def load_tables(source: Engine | Connection) -> Tables:
             PurchaseOrderLine.product_id,
             PurchaseOrderLine.quantity,
             _cents(PurchaseOrderLine.unit_cost).label("unit_cost_cents"),
-            PurchaseOrderLine.promised_date,
             _text(PurchaseOrderLine.status).label("status"),
+            _day(conn, PurchaseOrderLine.promised_date, "promised_day"),
         ),
+        days=("promised_day",),
     )
-    pol["promised_day"] = _days(pol.pop("promised_date"))
     pol["unit_cost_usd"] = pol.pop("unit_cost_cents").astype(np.float64) / 100.0
     eta = _frame(
         conn,
         select(
             EtaChange.id,
             EtaChange.po_line_id,
-            _naive(EtaChange.recorded_at).label("recorded_at"),
-            EtaChange.previous_eta,
-            EtaChange.new_eta,
+            _day(conn, EtaChange.recorded_at, "recorded_day"),
+            _day(conn, EtaChange.previous_eta, "previous_day"),
+            _day(conn, EtaChange.new_eta, "new_day"),
         ),
+        days=("recorded_day", "previous_day", "new_day"),
     )
-    eta["recorded_day"] = _days(eta.pop("recorded_at"))
-    eta["previous_day"] = _days(eta.pop("previous_eta"))
-    eta["new_day"] = _days(eta.pop("new_eta"))
-    rec = _frame(conn, select(Receipt.po_line_id, Receipt.received_on, Receipt.quantity))
-    rec["received_day"] = _days(rec.pop("received_on"))
-    orders = _frame(
+    rec = _frame(
         conn,
         select(
-            CustomerOrder.id,
-            CustomerOrder.customer_id,
-            CustomerOrder.location_id,
-            CustomerOrder.ordered_on,
-            CustomerOrder.promised_date,
-            CustomerOrder.is_emergency,
+            Receipt.po_line_id,
+            Receipt.quantity,
+            _day(conn, Receipt.received_on, "received_day"),
         ),
+        days=("received_day",),
     )
-    orders["ordered_day"] = _days(orders.pop("ordered_on"))
-    orders["promised_day"] = _days(orders.pop("promised_date"))
-    lines = _frame(
-        conn,
-        select(
-            CustomerOrderLine.id,
-            CustomerOrderLine.order_id,
-            CustomerOrderLine.product_id,
-            CustomerOrderLine.quantity,
-            _cents(CustomerOrderLine.unit_price).label("unit_price_cents"),
-        ),
+    order_filter: ColumnElement[bool] | None = None
+    if scope is not None:
+        order_filter = _in(CustomerOrder.customer_id, scope.customers) | _in(
+            CustomerOrder.id, scope.orders
+        )
+    orders_stmt = select(
+        CustomerOrder.id,
+        CustomerOrder.customer_id,
+        CustomerOrder.location_id,
+        CustomerOrder.is_emergency,
+        _day(conn, CustomerOrder.ordered_on, "ordered_day"),
+        _day(conn, CustomerOrder.promised_date, "promised_day"),
     )
+    lines_stmt = select(
+        CustomerOrderLine.id,
+        CustomerOrderLine.order_id,
+        CustomerOrderLine.product_id,
+        CustomerOrderLine.quantity,
+        _cents(CustomerOrderLine.unit_price).label("unit_price_cents"),
+    )
+    ship_stmt = select(
+        Shipment.order_line_id,
+        Shipment.quantity,
+        _day(conn, Shipment.shipped_on, "shipped_day"),
+    )
+    bos_stmt = select(
+        Backorder.id,
+        Backorder.order_line_id,
+        Backorder.po_line_id,
+        Backorder.quantity.label("backorder_quantity"),
+        _day(conn, _naive(Backorder.created_at), "created_day"),
+    )
+    hist_stmt = select(
+        BackorderStatusChange.id,
+        BackorderStatusChange.backorder_id,
+        _text(BackorderStatusChange.to_status).label("to_status"),
+        _day(conn, _naive(BackorderStatusChange.changed_at), "changed_day"),
+    )
+    if order_filter is not None:
+        in_orders = select(CustomerOrder.id).where(order_filter)
+        in_lines = select(CustomerOrderLine.id).where(CustomerOrderLine.order_id.in_(in_orders))
+        orders_stmt = orders_stmt.where(order_filter)
+        lines_stmt = lines_stmt.where(CustomerOrderLine.order_id.in_(in_orders))
+        ship_stmt = ship_stmt.where(Shipment.order_line_id.in_(in_lines))
+        bos_stmt = bos_stmt.where(Backorder.order_line_id.in_(in_lines))
+        hist_stmt = hist_stmt.where(
+            BackorderStatusChange.backorder_id.in_(
+                select(Backorder.id).where(Backorder.order_line_id.in_(in_lines))
+            )
+        )
+    orders = _frame(conn, orders_stmt, days=("ordered_day", "promised_day"))
+    lines = _frame(conn, lines_stmt)
     lines["unit_price_usd"] = lines.pop("unit_price_cents").astype(np.float64) / 100.0
-    ship = _frame(conn, select(Shipment.order_line_id, Shipment.shipped_on, Shipment.quantity))
-    ship["shipped_day"] = _days(ship.pop("shipped_on"))
-    bos = _frame(
-        conn,
-        select(
-            Backorder.id,
-            Backorder.order_line_id,
-            Backorder.po_line_id,
-            Backorder.quantity.label("backorder_quantity"),
-            _naive(Backorder.created_at).label("created_at"),
-        ),
-    )
-    bos["created_day"] = _days(bos.pop("created_at"))
-    hist = _frame(
-        conn,
-        select(
-            BackorderStatusChange.id,
-            BackorderStatusChange.backorder_id,
-            _text(BackorderStatusChange.to_status).label("to_status"),
-            _naive(BackorderStatusChange.changed_at).label("changed_at"),
-        ),
-    )
-    hist["changed_day"] = _days(hist.pop("changed_at"))
+    ship = _frame(conn, ship_stmt, days=("shipped_day",))
+    bos = _frame(conn, bos_stmt, days=("created_day",))
+    hist = _frame(conn, hist_stmt, days=("changed_day",))
     return Tables(
         suppliers=sup,
         customers=cust,
@@ -283,5 +473,6 @@ def load_tables(source: Engine | Connection) -> Tables:
         shipments=ship,
         backorders=bos,
         status_changes=hist,
-        truths=load_truths(conn),
+        truths=load_truths(conn) if truths else None,
+        end_day=None if scope is None else _end_day(conn),
     )

@@ -9,13 +9,47 @@ is ``cum_at(T) - cum_at(T - w)``. Nothing dated after the query day can enter a 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 
+@dataclass(frozen=True)
+class Cumulated:
+    """Events summed per key and day, then cumulated per key (sorted by day): what
+    :func:`cum_at` builds from events, kept to answer several queries - a window's two ends,
+    several windows, several frames - from one pass over the events.
+
+    Build with :func:`cumulate`; pass instead of the events to :func:`cum_at` and
+    :func:`window_sum`.
+    """
+
+    frame: pd.DataFrame  # columns _k, _d and the value columns
+    values: tuple[str, ...]
+
+
+def cumulate(
+    events: pd.DataFrame, *, values: Sequence[str], key: str = "key", day: str = "day"
+) -> Cumulated:
+    """The running sums of ``values`` per ``key`` by ``day`` (see :class:`Cumulated`)."""
+    cols = list(values)
+    if len(events) == 0:
+        return Cumulated(pd.DataFrame(columns=["_k", "_d", *cols]), tuple(cols))
+    ev = (
+        events[[key, day, *cols]]
+        .astype({key: np.int64, day: np.int64})
+        .groupby([key, day], sort=True)[cols]
+        .sum()
+        .astype(np.float64)
+    )
+    ev = ev.groupby(level=0).cumsum().reset_index()
+    ev = ev.rename(columns={key: "_k", day: "_d"}).sort_values("_d", kind="stable")
+    return Cumulated(ev, tuple(cols))
+
+
 def cum_at(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Cumulated,
     query_key: pd.Series | np.ndarray,
     query_day: pd.Series | np.ndarray,
     *,
@@ -28,7 +62,8 @@ def cum_at(
     Parameters
     ----------
     events
-        One row per event: ``key`` (int), ``day`` (int day number) and the ``values``.
+        One row per event: ``key`` (int), ``day`` (int day number) and the ``values``; or
+        those events already :func:`cumulate`-d (with at least these ``values``).
     query_key, query_day
         One query per position (same length): the key and the as-of day (int day number).
     values
@@ -46,17 +81,13 @@ def cum_at(
     qd = np.asarray(query_day, dtype=np.int64)
     n = len(qk)
     cols = list(values)
-    if n == 0 or len(events) == 0:
+    if not isinstance(events, Cumulated):
+        if n == 0 or len(events) == 0:
+            return pd.DataFrame(np.zeros((n, len(cols))), columns=cols)
+        events = cumulate(events, values=cols, key=key, day=day)
+    if n == 0 or len(events.frame) == 0:
         return pd.DataFrame(np.zeros((n, len(cols))), columns=cols)
-    ev = (
-        events[[key, day, *cols]]
-        .astype({key: np.int64, day: np.int64})
-        .groupby([key, day], sort=True)[cols]
-        .sum()
-        .astype(np.float64)
-    )
-    ev = ev.groupby(level=0).cumsum().reset_index()
-    ev = ev.rename(columns={key: "_k", day: "_d"}).sort_values("_d", kind="stable")
+    ev = events.frame[["_k", "_d", *cols]]
     queries = pd.DataFrame({"_k": qk, "_d": qd, "_pos": np.arange(n)}).sort_values(
         "_d", kind="stable"
     )
@@ -67,7 +98,7 @@ def cum_at(
 
 
 def window_sum(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Cumulated,
     query_key: pd.Series | np.ndarray,
     query_day: pd.Series | np.ndarray,
     *,
@@ -78,6 +109,8 @@ def window_sum(
 ) -> pd.DataFrame:
     """Like :func:`cum_at`, over events dated in ``(T - window_days, T]`` (T the query day)."""
     qd = np.asarray(query_day, dtype=np.int64)
+    if not isinstance(events, Cumulated) and len(events):
+        events = cumulate(events, values=values, key=key, day=day)  # once for both ends
     now = cum_at(events, query_key, qd, values=values, key=key, day=day)
     before = cum_at(events, query_key, qd - window_days, values=values, key=key, day=day)
     return now - before

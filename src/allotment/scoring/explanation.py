@@ -151,15 +151,18 @@ def _payload(session: Session, model: str, version: int, digest: str) -> dict[st
 
 
 class _LazyTables:
-    """The facts, loaded on the first cache miss only (seconds on a large database)."""
+    """The facts one backorder's features read, loaded on the first cache miss only."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, backorder_id: int) -> None:
         self._session = session
+        self._backorder_id = backorder_id
         self._tables: Tables | None = None
 
     def get(self) -> Tables:
         if self._tables is None:
-            self._tables = load_tables(self._session.connection())
+            self._tables = load_tables(
+                self._session.connection(), backorders=[self._backorder_id], truths=False
+            )
         return self._tables
 
 
@@ -212,7 +215,7 @@ def explain_backorder(session: Session, backorder_id: int) -> BackorderExplanati
     flags = list(snap.flags)
     rule_only = bool(inputs.get("rule_only", False))
     components: list[ComponentExplanation] = []
-    tables = _LazyTables(session)
+    tables = _LazyTables(session, backorder_id)
     for name in COMPONENTS:
         usd = float(snap.components.get(name, 0.0))
         task = MODEL_COMPONENTS.get(name)
@@ -287,7 +290,9 @@ def _split(
     problems: list[dict[str, Any]] = []
     payload = _payload(session, model, version, digest)
     if payload is None:
-        frame = scoring_frame(task, tables.get(), as_of=as_of)
+        frame = scoring_frame(
+            task, tables.get(), as_of=as_of, subjects=[] if subject is None else [subject]
+        )
         rows = [i for i, s in enumerate(frame.ids.to_numpy()) if int(s) == subject]
         if not rows:
             return [], [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,12 +17,9 @@ from sqlalchemy import (
     DateTime,
     String,
     Subquery,
-    Table,
-    bindparam,
     func,
     select,
     type_coerce,
-    update,
 )
 from sqlalchemy.orm import Session
 
@@ -243,7 +240,8 @@ def db_timestamp(session: Session, value: datetime) -> Any:
 
 
 def insert_snapshots(*, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Write snapshot rows with the driver's executemany (no ORM object, no per-value types).
+    """Write snapshot rows in bulk: PostgreSQL ``COPY`` (psycopg), else the driver's
+    executemany - no ORM object, no per-value type processing.
 
     Each row is a tuple in :data:`SNAPSHOT_COLUMNS` order, JSON columns as JSON text and
     ``scored_at`` from :func:`db_timestamp`. At 100k rows, SQLAlchemy's per-value processing
@@ -252,32 +250,47 @@ def insert_snapshots(*, session: Session, rows: Sequence[tuple[Any, ...]]) -> No
     """
     if not rows:
         return
-    postgres = session.get_bind().dialect.name == "postgresql"
+    conn = session.connection()
+    columns = ", ".join(SNAPSHOT_COLUMNS)
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        # COPY parses the JSON text into the json columns; one round trip per buffer.
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY score_snapshots ({columns}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+        return
+    postgres = conn.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
     values = ", ".join(
         f"CAST({mark} AS JSON)" if postgres and c in SNAPSHOT_JSON_COLUMNS else mark
         for c in SNAPSHOT_COLUMNS
     )
-    sql = f"INSERT INTO score_snapshots ({', '.join(SNAPSHOT_COLUMNS)}) VALUES ({values})"
-    conn = session.connection()
+    sql = f"INSERT INTO score_snapshots ({columns}) VALUES ({values})"
     for i in range(0, len(rows), _CHUNK):
         conn.exec_driver_sql(sql, list(rows[i : i + _CHUNK]))
 
 
-def set_priorities(*, session: Session, priorities: dict[int, float]) -> None:
-    """Set ``backorders.priority`` for each id (executemany of one UPDATE)."""
-    if not priorities:
+def set_priorities(*, session: Session, ids: Sequence[int], priorities: Sequence[float]) -> None:
+    """Set ``backorders.priority`` of each id: on PostgreSQL one ``UPDATE ... FROM unnest``
+    of two arrays per chunk, elsewhere the driver's executemany of one UPDATE."""
+    if not ids:
         return
-    table = cast(Table, Backorder.__table__)
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(priority=bindparam("b_priority"))
-    )
-    params = [{"b_id": k, "b_priority": v} for k, v in priorities.items()]
     conn = session.connection()
-    for i in range(0, len(params), _CHUNK):
-        conn.execute(stmt, params[i : i + _CHUNK])
+    if conn.dialect.name == "postgresql":
+        sql = (
+            "UPDATE backorders AS b SET priority = v.priority"
+            " FROM unnest(CAST(%s AS BIGINT[]), CAST(%s AS DOUBLE PRECISION[]))"
+            " AS v(id, priority) WHERE b.id = v.id"
+        )
+        step = 50_000
+        for i in range(0, len(ids), step):
+            conn.exec_driver_sql(sql, (list(ids[i : i + step]), list(priorities[i : i + step])))
+        return
+    pairs = list(zip(priorities, ids, strict=True))
+    for i in range(0, len(pairs), _CHUNK):
+        conn.exec_driver_sql(
+            "UPDATE backorders SET priority = ? WHERE id = ?", pairs[i : i + _CHUNK]
+        )
 
 
 def latest_snapshot_ids(backorder_ids: Sequence[int] | None = None) -> Subquery:

@@ -49,27 +49,32 @@ def row_digests(X: pd.DataFrame) -> list[str]:
 
     The same canonical JSON (features sorted by name; numbers as the ``repr`` of their float
     value, ``-0.0`` as ``0.0``; NaN and None as null; categories as strings), built column by
-    column instead of one dict per row: the digests of a 100k-row frame take about a second
-    instead of ten. A test checks that both agree.
+    column instead of one dict per row, and each column's distinct values formatted once (a
+    100k backlog has few distinct values per feature): the digests of a 100k-row frame cost
+    little more than hashing. A test checks that both agree.
     """
     names = sorted(X.columns, key=str)
     parts: list[list[str]] = []
     for name in names:
         col = X[name]
         key = json.dumps(str(name), ensure_ascii=True)
-        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
-            frags = [
-                f"[{key},null]"
+        null = f"[{key},null]"
+        if isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
+            col.dtype
+        ):
+            codes, uniques = pd.factorize(col.astype(object), use_na_sentinel=True)
+            texts = [
+                null
                 if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
                 else f"[{key},{json.dumps(['s', str(v)], separators=(',', ':'))}]"
-                for v in col.astype(object).tolist()
+                for v in uniques.tolist()
             ]
         else:
             values = col.to_numpy(np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
-            frags = [
-                f"[{key},null]" if v != v else f'[{key},["n","{v!r}"]]' for v in values.tolist()
-            ]
-        parts.append(frags)
+            distinct, codes = np.unique(values, return_inverse=True)  # NaNs collapse to one
+            texts = [null if v != v else f'[{key},["n","{v!r}"]]' for v in distinct.tolist()]
+        # codes -1 (a missing category) picks the null appended last.
+        parts.append(np.asarray([*texts, null], dtype=object)[codes].tolist())
     rows = zip(*parts, strict=True) if parts else iter([()] * len(X))
     return [hashlib.sha256(("[" + ",".join(r) + "]").encode()).hexdigest() for r in rows]
 
@@ -122,8 +127,8 @@ def task_risk(
     """Build ``task``'s scoring frame as of ``as_of`` and predict ``subjects`` with the champion.
 
     Only the frame rows of ``subjects`` (order lines, customers or PO lines that open
-    backorders refer to) are predicted and digested: the frames hold every open PO line and
-    active customer, most of which no backorder waits on.
+    backorders refer to) are built, predicted and digested: the frames would hold every open
+    PO line and active customer, most of which no backorder waits on.
     """
     name = registry.model_name(task)
     empty = TaskRisk(task, name, None, None, None, {}, {}, np.zeros(0), [], [])
@@ -131,12 +136,10 @@ def task_risk(
         empty.reason = "the policy does not use models"
         return empty
     t0 = time.perf_counter()
-    frame = scoring_frame(task, tables, as_of=as_of)
+    frame = scoring_frame(task, tables, as_of=as_of, subjects=subjects)
     empty.features = dict(frame.features)
     ids = frame.ids.to_numpy(np.int64)
-    wanted = np.asarray(pd.to_numeric(pd.Series(subjects), errors="coerce").dropna(), np.int64)
-    keep = np.flatnonzero(np.isin(ids, wanted))
-    X = frame.X.iloc[keep].reset_index(drop=True)
+    X = frame.X
     t1 = time.perf_counter()
     try:
         loaded = registry.load_champion(task, frame.features)
@@ -154,7 +157,7 @@ def task_risk(
         reason=None,
         X=X,
         features=dict(frame.features),
-        row_of={int(s): i for i, s in enumerate(ids[keep])},
+        row_of={int(s): i for i, s in enumerate(ids.tolist())},
         probability=probability,
         digests=digests,
         flags=flags,

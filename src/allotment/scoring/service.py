@@ -145,7 +145,11 @@ def score(
     clock["backorders"] = time.perf_counter() - t0
     say("loading facts for features")
     t_facts = time.perf_counter()
-    tables = load_tables(session.connection())
+    tables = load_tables(
+        session.connection(),
+        backorders=None if ids is None else bos["backorder_id"].tolist(),
+        truths=False,
+    )
     clock["facts"] = time.perf_counter() - t_facts
     day = tables.data_end if as_of is None else to_day(as_of)
     day_date: date = day_to_timestamp(np.array([day]))[0].date()
@@ -179,10 +183,7 @@ def score(
     for task, tr in risks.items():
         if tr.version is None:
             continue
-        subject = bos[SUBJECT_COLUMN[task]].to_numpy()
-        idx = np.array(
-            [tr.row_of.get(int(s), -1) if not pd.isna(s) else -1 for s in subject], dtype=np.int64
-        )
+        idx = _rows_of(bos[SUBJECT_COLUMN[task]], tr.row_of)
         rows[task] = idx
         found = idx >= 0
         p[task][found] = tr.probability[idx[found]]
@@ -222,10 +223,7 @@ def score(
     )
     say(f"writing {n:,} snapshots")
     repo.insert_snapshots(session=session, rows=snapshots)
-    repo.set_priorities(
-        session=session,
-        priorities=dict(zip(bo_ids.tolist(), result.priority.tolist(), strict=True)),
-    )
+    repo.set_priorities(session=session, ids=bo_ids.tolist(), priorities=result.priority.tolist())
     run.scored = n
     run.degraded = int(result.degraded.sum())
     run.finished_at = datetime.now(UTC)
@@ -280,6 +278,16 @@ def _finite(a: npt.NDArray[np.float64]) -> list[list[float]]:
     return out
 
 
+def _rows_of(subjects: pd.Series, row_of: dict[int, int]) -> npt.NDArray[np.int64]:
+    """The feature row of each subject id (-1: none, or no subject), vectorised."""
+    keys = np.fromiter(row_of.keys(), dtype=np.int64, count=len(row_of))
+    values = np.fromiter(row_of.values(), dtype=np.int64, count=len(row_of))
+    present = subjects.notna().to_numpy()
+    at = pd.Index(keys).get_indexer(pd.Index(subjects.fillna(-1).astype(np.int64)))
+    out: npt.NDArray[np.int64] = np.where(present & (at >= 0), values[at], -1)
+    return out
+
+
 def _etas(risk: TaskRisk, day: int) -> dict[int, str]:
     """PO line id -> ETA P50/P90 as snapshot JSON, from the supplier-delay champion's quantile
     companions (empty when the champion has none or is unavailable: no ETA, not a guess)."""
@@ -324,84 +332,98 @@ def _snapshot_rows(
     in per-value type processing than in the database otherwise.
     """
     n = len(bos)
-    # Plain Python lists: indexing numpy scalars one by one costs more than the insert.
+    # Column by column, as plain Python lists: indexing numpy scalars one by one, or looking
+    # the same things up per row, costs more than the insert.
     bo_ids = bos["backorder_id"].astype(int).tolist()
     subjects = {task: [_opt_int(v) for v in bos[SUBJECT_COLUMN[task]]] for task in _TASKS}
     prob = {task: [_opt(v) for v in p[task].tolist()] for task in _TASKS}
-    row_of = {task: rows[task].tolist() for task in _TASKS}
-    need_of = {task: need[task].tolist() for task in _TASKS}
-    comps = _finite(result.components)
-    exposures = _finite(result.exposure)
-    priority = result.priority.tolist()
-    degraded = result.degraded.tolist()
-    rule_only = result.rule_only.tolist()
-    multiplier = result.multiplier.tolist()
-    supply = has_supply.tolist()
-    po_status = bos["po_line_status"].tolist()
     day = as_of.isoformat()
-    versions_json = json.dumps(model_versions, sort_keys=True)
-    out: list[tuple[Any, ...]] = []
-    all_flags: list[list[dict[str, Any]]] = []
-    for i in range(n):
-        flags: list[dict[str, Any]] = []  # the scoring's own flags (fallbacks, no supply)
-        inputs_flagged: list[str] = []  # input flags, already JSON
-        digests: list[str] = []
-        for task in _TASKS:
-            tr = risks[task]
-            r = row_of[task][i]
+    # Per row: the feature digest of each model that scored it, and its input flags (JSON).
+    digest_parts: list[list[str]] = [[] for _ in range(n)]
+    input_flags: list[list[str]] = [[] for _ in range(n)]
+    for task in _TASKS:
+        tr = risks[task]
+        head = f'"{tr.model_name}":"'
+        for i, r in enumerate(rows[task].tolist()):
             if r >= 0:
-                digests.append(f'"{tr.model_name}":"{tr.digests[r]}"')
+                digest_parts[i].append(head + tr.digests[r] + '"')
                 if tr.flags[r]:
-                    inputs_flagged.append(tr.flags[r])
-            elif need_of[task][i]:
-                flags.append(
-                    {
-                        "model": tr.model_name,
-                        "problem": "model_unavailable" if tr.reason else "no_feature_row",
-                        "detail": tr.reason
-                        or f"no {task.value} feature row for {SUBJECT_COLUMN[task]}"
-                        f" {subjects[task][i]} as of {day}",
-                    }
-                )
-        po_line = subjects[Task.SUPPLIER_DELAY][i]
-        if po_line is not None and not supply[i]:
-            flags.append(
+                    input_flags[i].append(tr.flags[r])
+    # The scoring's own flags (fallbacks, no supply): only the few rows that have any.
+    all_flags: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for task in _TASKS:
+        tr = risks[task]
+        for i in np.flatnonzero((rows[task] < 0) & need[task]).tolist():
+            all_flags[i].append(
                 {
-                    "model": risks[Task.SUPPLIER_DELAY].model_name,
-                    "problem": "supply_not_pending",
-                    "detail": f"PO line {po_line} is {po_status[i]}: no delay risk",
+                    "model": tr.model_name,
+                    "problem": "model_unavailable" if tr.reason else "no_feature_row",
+                    "detail": tr.reason
+                    or f"no {task.value} feature row for {SUBJECT_COLUMN[task]}"
+                    f" {subjects[task][i]} as of {day}",
                 }
             )
-        all_flags.append(flags)
+    po_lines = subjects[Task.SUPPLIER_DELAY]
+    po_status = bos["po_line_status"].tolist()
+    not_pending = bos["po_line_id"].notna().to_numpy() & ~has_supply
+    for i in np.flatnonzero(not_pending).tolist():
+        all_flags[i].append(
+            {
+                "model": risks[Task.SUPPLIER_DELAY].model_name,
+                "problem": "supply_not_pending",
+                "detail": f"PO line {po_lines[i]} is {po_status[i]}: no delay risk",
+            }
+        )
+    for i, flags in enumerate(all_flags):
         if flags:
-            inputs_flagged.extend(json.dumps(f) for f in flags)
-        po_line = subjects[Task.SUPPLIER_DELAY][i]
-        eta = (etas or {}).get(po_line) if po_line is not None else None
-        inputs = (
-            f'{{"multiplier":{multiplier[i]!r},'
-            f'"rule_only":{"true" if rule_only[i] else "false"},'
-            + (f'"eta":{eta},' if eta else "")
-            + f'"exposures":{_COMPONENTS_JSON % tuple(exposures[i])}}}'
+            input_flags[i].extend(json.dumps(f) for f in flags)
+    etas = etas or {}
+    eta_parts = [f'"eta":{etas[po]},' if po is not None and po in etas else "" for po in po_lines]
+    exposures = [_COMPONENTS_JSON % tuple(e) for e in _finite(result.exposure)]
+    inputs = [
+        f'{{"multiplier":{m!r},"rule_only":{"true" if r else "false"},{eta}"exposures":{x}}}'
+        for m, r, eta, x in zip(
+            result.multiplier.tolist(),
+            result.rule_only.tolist(),
+            eta_parts,
+            exposures,
+            strict=True,
         )
-        # In repository.SNAPSHOT_COLUMNS order.
-        out.append(
-            (
-                run_id,
-                bo_ids[i],
-                scored_at,
-                policy_version_id,
-                versions_json,
-                prob[Task.SUPPLIER_DELAY][i],
-                prob[Task.SLA_BREACH][i],
-                prob[Task.CHURN][i],
-                _COMPONENTS_JSON % tuple(comps[i]),
-                priority[i],
-                degraded[i],
-                "[" + ",".join(inputs_flagged) + "]",
-                "{" + ",".join(digests) + "}",
-                inputs,
-            )
+    ]
+    comps = [_COMPONENTS_JSON % tuple(c) for c in _finite(result.components)]
+    versions_json = json.dumps(model_versions, sort_keys=True)
+    # In repository.SNAPSHOT_COLUMNS order.
+    out = [
+        (
+            run_id,
+            bo_id,
+            scored_at,
+            policy_version_id,
+            versions_json,
+            p_delay,
+            p_sla,
+            p_churn,
+            comp,
+            priority,
+            degraded,
+            "[" + ",".join(flagged) + "]",
+            "{" + ",".join(digests) + "}",
+            inp,
         )
+        for bo_id, p_delay, p_sla, p_churn, comp, priority, degraded, flagged, digests, inp in zip(
+            bo_ids,
+            prob[Task.SUPPLIER_DELAY],
+            prob[Task.SLA_BREACH],
+            prob[Task.CHURN],
+            comps,
+            result.priority.tolist(),
+            result.degraded.tolist(),
+            input_flags,
+            digest_parts,
+            inputs,
+            strict=True,
+        )
+    ]
     return out, all_flags
 
 
