@@ -195,10 +195,13 @@ def warm_world(scale: str, seed: int, *, cache_dir: Path | None = None) -> World
     return world
 
 
-def run_policy(
+def play(
     base: World, name: str, days: int, *, on_day: Callable[[], None] | None = None
-) -> Outcome:
-    """Step a copy of ``base`` ``days`` days under policy ``name``; ``base`` is left as it was."""
+) -> tuple[World, Outcome]:
+    """Step a copy of ``base`` ``days`` days under policy ``name``: the copy and its outcome.
+
+    ``base`` is left as it was, so every policy starts from the same state.
+    """
     world = copy.deepcopy(base)
     ledger = Ledger(world, shipped_policy("default"))
     policy = make_policy(name, WorldPricing(world, ledger.lifetime_value))
@@ -209,8 +212,11 @@ def run_policy(
         ledger.after_day(world, d)
         if on_day is not None:
             on_day()
-    lp_calls = policy.lp_calls if isinstance(policy, RankedPolicy) else 0
-    return ledger.outcome(world, lp_calls=lp_calls)
+    if isinstance(policy, RankedPolicy):
+        return world, ledger.outcome(
+            world, lp_calls=policy.lp_calls, lp_withheld=policy.lp_withheld
+        )
+    return world, ledger.outcome(world)
 
 
 def simulate(
@@ -246,6 +252,6 @@ def simulate(
         if on_warm is not None:
             on_warm(seed)
         for name in names:
-            result.outcomes[name].append(run_policy(base, name, days, on_day=on_day))
+            result.outcomes[name].append(play(base, name, days, on_day=on_day)[1])
     result.seconds = time.perf_counter() - t0
     return result

@@ -22,6 +22,10 @@ Diagnostics
     world's true P(churn) × lifetime value. The same quantity as ``churn`` without the luck of the
     draw (with common random numbers a policy moves realized churn only when a customer's draw
     falls between the two policies' probabilities), so it shows small policy effects.
+``lp_calls`` / ``lp_withheld``
+    Optimizer calls of an ``lp`` policy, and the units it left on the shelf of SKU-locations
+    where lines went short (an all-or-nothing line too big for the rest, or a line whose value
+    per unit is below the allocation model's lateness cost).
 ``contested_lines`` / ``contested_penalties``
     Lines that, some day, competed for stock with more demand than supply at their SKU-location
     and got less than they asked, and the penalties they accrued: the part of the penalties a
@@ -116,6 +120,7 @@ class Outcome:
     cancelled_lines: int
     churned_customers: int
     lp_calls: int = 0
+    lp_withheld: int = 0
     total: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -240,7 +245,7 @@ class Ledger:
             self.spot_buys += 1
             self.spot_spend += committed
 
-    def outcome(self, world: World, *, lp_calls: int = 0) -> Outcome:
+    def outcome(self, world: World, *, lp_calls: int = 0, lp_withheld: int = 0) -> Outcome:
         """The totals so far (waits counted up to ``world.day``)."""
         lines = world.lines
         mine = np.flatnonzero(lines["day"] >= self.start)
@@ -269,6 +274,7 @@ class Ledger:
             cancelled_lines=self.cancelled,
             churned_customers=self.churned,
             lp_calls=lp_calls,
+            lp_withheld=lp_withheld,
         )
 
 
