@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # the solver stack loads when the command runs
 #: The business case's goal: blend loses at least this share less than static-tier.
 GOAL_REDUCTION = 0.20
 _MONEY = ("penalties", "cancellations", "churn", "total", "churn_expected", "contested_penalties")
+#: Metrics shown as whole numbers (USD and units).
+_WHOLE = (*_MONEY, "withheld_units")
 _LABELS = {
     "penalties": "SLA penalties paid (USD)",
     "cancellations": "margin lost to cancellations (USD)",
@@ -31,6 +33,7 @@ _LABELS = {
     "fill_rate": "on-time fill rate",
     "days_waiting": "days waiting (all lines)",
     "vip_days_waiting": "days waiting (VIP lines)",
+    "withheld_units": "units withheld where lines went short",
 }
 
 
@@ -117,7 +120,7 @@ def _fmt(metric: str, i: Interval) -> str:
     if metric == "fill_rate":
         body = f"{i.mean:.1%}"
         ci = f"{i.low:.1%} – {i.high:.1%}" if not math.isnan(i.low) else ""
-    elif metric in _MONEY:
+    elif metric in _WHOLE:
         body = f"{i.mean:,.0f}"
         ci = f"{i.low:,.0f} – {i.high:,.0f}" if not math.isnan(i.low) else ""
     else:

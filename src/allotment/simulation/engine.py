@@ -36,6 +36,7 @@ METRICS: tuple[str, ...] = (
     "total",
     "churn_expected",
     "contested_penalties",
+    "withheld_units",
     "fill_rate",
     "days_waiting",
     "vip_days_waiting",
@@ -212,11 +213,8 @@ def play(
         ledger.after_day(world, d)
         if on_day is not None:
             on_day()
-    if isinstance(policy, RankedPolicy):
-        return world, ledger.outcome(
-            world, lp_calls=policy.lp_calls, lp_withheld=policy.lp_withheld
-        )
-    return world, ledger.outcome(world)
+    lp_calls = policy.lp_calls if isinstance(policy, RankedPolicy) else 0
+    return world, ledger.outcome(world, lp_calls=lp_calls)
 
 
 def simulate(

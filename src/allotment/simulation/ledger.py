@@ -22,10 +22,11 @@ Diagnostics
     world's true P(churn) × lifetime value. The same quantity as ``churn`` without the luck of the
     draw (with common random numbers a policy moves realized churn only when a customer's draw
     falls between the two policies' probabilities), so it shows small policy effects.
-``lp_calls`` / ``lp_withheld``
-    Optimizer calls of an ``lp`` policy, and the units it left on the shelf of SKU-locations
-    where lines went short (an all-or-nothing line too big for the rest, or a line whose value
-    per unit is below the allocation model's lateness cost).
+``withheld_units``
+    Units a policy left unallocated where lines competing for them went short (stock on hand
+    stays for the next day; room on a PO line for the next pegging): an all-or-nothing line too
+    big for what is left, greedy's no-skipping-ahead, or, for the LP, a line worth less per unit
+    than the allocation model's lateness cost. ``lp_calls`` counts optimizer calls.
 ``contested_lines`` / ``contested_penalties``
     Lines that, some day, competed for stock with more demand than supply at their SKU-location
     and got less than they asked, and the penalties they accrued: the part of the penalties a
@@ -119,8 +120,8 @@ class Outcome:
     backorders: int
     cancelled_lines: int
     churned_customers: int
+    withheld_units: int = 0
     lp_calls: int = 0
-    lp_withheld: int = 0
     total: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +158,7 @@ class Ledger:
         self.churn_expected = 0.0
         self.churned = 0
         self.lost: set[int] = set()
+        self.withheld = [0]  # one cell, shared with the tracked policy
         self.due_units = 0
         self.on_time_units = 0
         self.approvals = dict.fromkeys((*LEVELS, VIP_ROLE), 0)
@@ -202,7 +204,7 @@ class Ledger:
 
     def track(self, policy: AllocationPolicy) -> AllocationPolicy:
         """``policy`` as the world sees it, recording the lines that lose a contest for stock."""
-        return _Tracked(policy, self.lost)
+        return _Tracked(policy, self.lost, self.withheld)
 
     def _route_spot_buys(self, world: World, d: int) -> None:
         pol, lines = world.pol, world.lines
@@ -245,7 +247,7 @@ class Ledger:
             self.spot_buys += 1
             self.spot_spend += committed
 
-    def outcome(self, world: World, *, lp_calls: int = 0, lp_withheld: int = 0) -> Outcome:
+    def outcome(self, world: World, *, lp_calls: int = 0) -> Outcome:
         """The totals so far (waits counted up to ``world.day``)."""
         lines = world.lines
         mine = np.flatnonzero(lines["day"] >= self.start)
@@ -273,22 +275,27 @@ class Ledger:
             backorders=world.backorders.n - self.bo_start,
             cancelled_lines=self.cancelled,
             churned_customers=self.churned,
+            withheld_units=self.withheld[0],
             lp_calls=lp_calls,
-            lp_withheld=lp_withheld,
         )
 
 
 class _Tracked:
     """Forwards to a policy and notes every line left short where demand exceeded supply."""
 
-    def __init__(self, policy: AllocationPolicy, lost: set[int]) -> None:
+    def __init__(self, policy: AllocationPolicy, lost: set[int], withheld: list[int]) -> None:
         self.policy = policy
         self.name = policy.name
         self.lost = lost
+        self.withheld = withheld
 
     def allocate(self, lines: DemandLines, supply: I64) -> I64:
         give = np.asarray(self.policy.allocate(lines, supply), dtype=np.int64)
         demand = np.bincount(lines.group, weights=lines.quantity, minlength=len(supply))
-        short = (demand[lines.group] > supply[lines.group]) & (give < lines.quantity)
+        contested = demand[lines.group] > supply[lines.group]
+        short = contested & (give < lines.quantity)
         self.lost.update(lines.line_id[short].tolist())
+        groups = np.unique(lines.group[contested])
+        given = np.bincount(lines.group, weights=give, minlength=len(supply))
+        self.withheld[0] += int(np.sum(supply[groups] - given[groups]))
         return give

@@ -195,8 +195,6 @@ class RankedPolicy:
         self.pricing = pricing
         self.lp_calls = 0
         self.lp_fallbacks = 0
-        #: Units the LP left on the shelf of SKU-locations where lines went short (units).
-        self.lp_withheld = 0
 
     def priority(self, lines: DemandLines) -> F64:
         """The blend's priority of each line (USD-equivalent), under :attr:`policy`."""
@@ -233,9 +231,6 @@ class RankedPolicy:
             self.lp_fallbacks += 1
         for outcome in result.lines:
             out[pos[outcome.line_id]] = outcome.allocated
-        groups = np.unique(lines.group[pos])
-        given = np.bincount(lines.group[pos], weights=out[pos], minlength=len(supply))
-        self.lp_withheld += int(np.sum(supply[groups] - given[groups]))
         return out
 
 
