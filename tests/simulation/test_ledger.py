@@ -53,3 +53,19 @@ def test_every_spot_buy_needs_exactly_one_approval_level(tiny_world: World) -> N
     _, outcome = play(tiny_world, "static-tier", 30)
     assert outcome.spot_buys > 0
     assert sum(outcome.approvals[level] for level in LEVELS) == outcome.spot_buys
+
+
+def test_a_late_line_pays_its_customers_contract_rate_on_its_open_value(tiny_world: World) -> None:
+    world = copy.deepcopy(tiny_world)
+    ledger = Ledger(world, shipped_policy("default"))
+    line = int(world.waiting[0])
+    world.waiting = world.waiting[:1]
+    world.lines["promised"][line] = world.day - 1
+    ledger.after_day(world, world.day)
+    lines = world.lines
+    contract = world.cust_contract[lines["customer"][line]]
+    open_value = (lines["qty"][line] - lines["shipped"][line]) * lines["price"][line] / 100.0
+    cap = world.contracts["penalty_cap"][contract] * lines["qty"][line] * lines["price"][line] / 100
+    expected = min(world.contracts["penalty_rate"][contract] * open_value, cap)
+    assert expected > 0
+    assert ledger.outcome(world).penalties == pytest.approx(expected)

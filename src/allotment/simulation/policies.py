@@ -157,8 +157,10 @@ class WorldPricing:
         open_pol = w.open_pol
         first = np.full(w.n_pairs, -1, dtype=np.int64)
         if len(open_pol):
-            order = np.lexsort((open_pol, -w.pol["eta"][open_pol]))
-            first[w.pol["pair"][open_pol][order]] = open_pol[order]  # the last write wins
+            pair = w.pol["pair"][open_pol]
+            order = np.lexsort((open_pol, w.pol["eta"][open_pol], pair))
+            pairs, head = np.unique(pair[order], return_index=True)
+            first[pairs] = open_pol[order][head]  # earliest ETA per SKU-location
         po = first[group]
         has = po >= 0
         if has.any():
