@@ -16,15 +16,15 @@ def _without_timing(result: dict[str, object]) -> dict[str, object]:
 
 
 def test_the_same_seed_gives_identical_results() -> None:
-    first = simulate("fcfs,blend", [3], 20, scale="tiny").to_dict()
-    again = simulate("fcfs,blend", [3], 20, scale="tiny").to_dict()
+    first = simulate("fcfs,oracle-blend", [3], 20, scale="tiny").to_dict()
+    again = simulate("fcfs,oracle-blend", [3], 20, scale="tiny").to_dict()
     assert _without_timing(first) == _without_timing(again)
 
 
 def test_every_policy_sees_the_same_demand_and_supplier_draws(tiny_world: World) -> None:
     start = tiny_world.lines.n, tiny_world.pol.n
     a, _ = play(tiny_world, "fcfs", 40)
-    b, _ = play(tiny_world, "blend", 40)
+    b, _ = play(tiny_world, "oracle-blend", 40)
 
     def placed(w: World) -> dict[int, tuple[int, int, int, int]]:
         lines = w.lines

@@ -16,6 +16,7 @@ from allotment.simulation.policies import (
     make_policy,
     parse_policies,
 )
+from allotment.simulation.risks import OracleRisks
 from allotment.world.model import World
 from allotment.world.policies import DemandLines
 
@@ -85,7 +86,9 @@ def test_static_tier_prices_age_at_the_shipped_policys_usd_per_day(tiny_world: W
 
 
 def test_blend_lp_gives_a_contested_unit_to_the_higher_priority_line(world: World) -> None:
-    policy = RankedPolicy("blend", shipped_policy("default"), "lp", _pricing(world))
+    policy = RankedPolicy(
+        "blend", shipped_policy("default"), "lp", _pricing(world), OracleRisks(world)
+    )
     policy.priority = lambda lines: np.array([10.0, 40.0])  # type: ignore[method-assign]
     lines = _lines(world, quantity=[1, 1])
     assert policy.allocate(lines, _supply(world, 1)).tolist() == [0, 1]
@@ -95,23 +98,27 @@ def test_blend_lp_gives_a_contested_unit_to_the_higher_priority_line(world: Worl
 def test_blend_lp_leaves_uncontested_stock_to_every_line_without_solving(
     tiny_world: World,
 ) -> None:
-    policy = RankedPolicy("blend", shipped_policy("default"), "lp", _pricing(tiny_world))
+    policy = RankedPolicy(
+        "blend", shipped_policy("default"), "lp", _pricing(tiny_world), OracleRisks(tiny_world)
+    )
     lines = _lines(tiny_world, quantity=[2, 3])
     assert policy.allocate(lines, _supply(tiny_world, 5)).tolist() == [2, 3]
     assert policy.lp_calls == 0
 
 
 def test_blend_lp_ships_an_all_or_nothing_line_whole_or_not_at_all(world: World) -> None:
-    policy = RankedPolicy("blend", shipped_policy("default"), "lp", _pricing(world))
+    policy = RankedPolicy(
+        "blend", shipped_policy("default"), "lp", _pricing(world), OracleRisks(world)
+    )
     # The first line is worth more per unit but wants 3 of the 2 units, and refuses partials.
     policy.priority = lambda lines: np.array([300.0, 20.0])  # type: ignore[method-assign]
     lines = _lines(world, quantity=[3, 2], allow_partial=[False, True])
     assert policy.allocate(lines, _supply(world, 2)).tolist() == [0, 2]
 
 
-def test_an_overdue_line_is_priced_as_a_certain_sla_breach(tiny_world: World) -> None:
+def test_oracle_blend_prices_an_overdue_line_as_a_certain_sla_breach(tiny_world: World) -> None:
     world = copy.deepcopy(tiny_world)
     world.lines["promised"][0] = world.day - 1
-    risks = _pricing(world).risks(_lines(world, quantity=[1, 1]))
+    risks = OracleRisks(world).risks(_lines(world, quantity=[1, 1]))
     assert risks.sla_breach[0] == 1.0
     assert 0.0 <= risks.churn[0] <= 1.0

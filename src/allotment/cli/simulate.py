@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -17,6 +18,9 @@ from allotment.world.scales import SCALES
 
 if TYPE_CHECKING:  # the solver stack loads when the command runs
     from allotment.simulation.engine import Interval, SimulationResult
+
+#: Who the registry records as having trained models for a simulation.
+SIMULATE_ACTOR = "simulate"
 
 #: The business case's goal: blend loses at least this share less than static-tier.
 GOAL_REDUCTION = 0.20
@@ -45,9 +49,10 @@ def _check_scale(value: str) -> str:
 
 def simulate(
     policy: str = typer.Option(
-        "fcfs,static-tier,blend",
+        "fcfs,static-tier,blend,oracle-blend",
         "--policy",
-        help="Comma-separated: fcfs, static-tier, blend (diagnostics: static-tier-lp, "
+        help="Comma-separated: fcfs, static-tier, blend (the champion models) (diagnostics: "
+        "oracle-blend = the blend fed the world's true probabilities, static-tier-lp, "
         "blend-greedy).",
     ),
     seeds: int = typer.Option(5, "--seeds", min=1, max=200, help="How many seeds (worlds)."),
@@ -59,17 +64,33 @@ def simulate(
     cache: bool = typer.Option(
         True, "--cache/--no-cache", help="Reuse the stepped worlds under the data folder."
     ),
+    rescore_days: int = typer.Option(
+        7,
+        "--rescore-days",
+        min=1,
+        max=730,
+        help="Simulated days between re-scores of the blend's risks by the champion models.",
+    ),
+    train: bool = typer.Option(
+        True,
+        "--train/--no-train",
+        help="When no champion fits our features, train them on the first seed's history (into"
+        " the configured model store, reused by the next run); --no-train refuses instead.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replay the synthetic world under each policy on the same random draws; money lost."""
     from allotment.simulation.engine import simulate as run
-    from allotment.simulation.policies import parse_policies
+    from allotment.simulation.policies import parse_policies, uses_models
     from allotment.world.generate import state_path_for
 
     console = Console(stderr=as_json, highlight=False)
     seed_list = list(range(first_seed, first_seed + seeds))
+    cache_dir = state_path_for(scale, first_seed).parent if cache else None
     with app_errors(), ExitStack() as stack:
         names = parse_policies(policy)
+        if train and any(uses_models(n) for n in names):
+            _ensure_champions(scale, first_seed, cache_dir, console)
         progress = stack.enter_context(
             Progress(
                 TextColumn("{task.description:<24}"),
@@ -87,7 +108,8 @@ def simulate(
             seed_list,
             days,
             scale=scale,
-            cache_dir=state_path_for(scale, first_seed).parent if cache else None,
+            cache_dir=cache_dir,
+            rescore_days=rescore_days,
             on_day=lambda: progress.advance(task),
             on_warm=lambda _: progress.advance(warm),
         )
@@ -97,6 +119,24 @@ def simulate(
         typer.echo(json.dumps(payload, indent=2))
         return
     _print(result, console)
+
+
+def _ensure_champions(scale: str, seed: int, cache_dir: Path | None, console: Console) -> None:
+    """Train the risk models on ``seed``'s history world when the registry has no champion
+    that fits our features (``allotment train``'s code path, into the configured store)."""
+    from allotment.cli.demo import ensure_champions
+    from allotment.simulation.engine import warm_world
+    from allotment.simulation.risks import find_champions, world_database
+
+    if find_champions().any:
+        return
+    console.print(
+        f"no champion risk models fit our features: training them on the {scale} world of"
+        f" seed {seed} (its history, as `allotment generate` writes it); the next run reuses"
+        " them"
+    )
+    with world_database(warm_world(scale, seed, cache_dir=cache_dir)) as engine:
+        ensure_champions(engine, console, actor=SIMULATE_ACTOR)
 
 
 def _goal(result: SimulationResult) -> dict[str, bool | float | None]:
@@ -135,10 +175,21 @@ def _print(result: SimulationResult, console: Console) -> None:
         f" ({len(result.seeds)}), {result.days} days from the generator's today, "
         f"{result.seconds:.1f} s. Mean over seeds, 95 % interval below."
     )
-    console.print(
-        "[dim]blend prices risk with the world's true probabilities (the ceiling of any trained"
-        " model); every policy sees the same demand and supplier draws per seed.[/dim]"
-    )
+    if result.models:
+        used = ", ".join(
+            f"{task} {model}" if model else f"{task} [yellow]none (rule terms, degraded)[/]"
+            for task, model in result.models.items()
+        )
+        console.print(
+            f"[dim]blend: the champion models ({used}) re-scored every {result.rescore_days}"
+            " days from our feature code.[/dim]"
+        )
+    if "oracle-blend" in result.policies:
+        console.print(
+            "[dim]oracle-blend: the same blend fed the world's true probabilities — the blend"
+            " if the models were perfect (a diagnostic, not the product).[/dim]"
+        )
+    console.print("[dim]Every policy sees the same demand and supplier draws per seed.[/dim]")
     table = Table("metric", *result.policies, title="Money lost and service", show_lines=True)
     summaries = {p: result.summary(p) for p in result.policies}
     for metric, label in _LABELS.items():
@@ -159,6 +210,15 @@ def _print(result: SimulationResult, console: Console) -> None:
             f"{c.policy} vs {c.baseline}: loses {c.reduction:+.2%} less in total{ci}; "
             f"with expected churn {c.reduction_expected:+.2%}"
         )
+    for p in result.policies:
+        rows = result.outcomes[p]
+        decided = sum(o.decided for o in rows)
+        if decided and any(o.rescores for o in rows):
+            degraded = sum(o.degraded for o in rows) / decided
+            console.print(
+                f"{p}: {rows[0].rescores} re-scores per run; {degraded:.1%} of line decisions"
+                " had a risk without a prediction yet and were scored on the rule terms"
+            )
     goal = _goal(result)
     if goal["met"] is not None:
         verdict = "[green]met[/green]" if goal["met"] else "[red]not met[/red]"

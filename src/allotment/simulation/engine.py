@@ -23,7 +23,20 @@ from typing import Any
 
 from allotment.policy.documents import shipped_policy
 from allotment.simulation.ledger import Ledger, Outcome
-from allotment.simulation.policies import RankedPolicy, WorldPricing, make_policy, parse_policies
+from allotment.simulation.policies import (
+    RankedPolicy,
+    WorldPricing,
+    make_policy,
+    parse_policies,
+    uses_models,
+)
+from allotment.simulation.risks import (
+    RESCORE_DAYS,
+    Champions,
+    ModelRisks,
+    find_champions,
+    require_champions,
+)
 from allotment.world.model import World
 from allotment.world.policies import StaticTierPolicy
 from allotment.world.scales import get_scale
@@ -133,7 +146,9 @@ class SimulationResult:
     policies: list[str]
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
     seconds: float = 0.0
-    risks: str = "oracle"
+    #: Task → the champion ``blend`` used (``"<model> v<n>"``, ``None``: none, rule terms).
+    models: dict[str, str | None] = field(default_factory=dict)
+    rescore_days: int = RESCORE_DAYS
 
     def summary(self, policy: str) -> dict[str, Interval]:
         """Metric → interval over seeds for ``policy``."""
@@ -153,7 +168,12 @@ class SimulationResult:
     def comparisons(self) -> list[Comparison]:
         """Each policy against the next one in the business case's ladder present."""
         out = []
-        for policy, baseline in (("blend", "static-tier"), ("static-tier", "fcfs")):
+        for policy, baseline in (
+            ("blend", "static-tier"),
+            ("static-tier", "fcfs"),
+            ("oracle-blend", "static-tier"),
+            ("blend", "oracle-blend"),
+        ):
             if policy in self.outcomes and baseline in self.outcomes:
                 out.append(self.compare(policy, baseline))
         return out
@@ -163,7 +183,8 @@ class SimulationResult:
             "scale": self.scale,
             "days": self.days,
             "seeds": self.seeds,
-            "risks": self.risks,
+            "models": self.models,
+            "rescore_days": self.rescore_days,
             "seconds": round(self.seconds, 2),
             "policies": {
                 p: {
@@ -197,24 +218,44 @@ def warm_world(scale: str, seed: int, *, cache_dir: Path | None = None) -> World
 
 
 def play(
-    base: World, name: str, days: int, *, on_day: Callable[[], None] | None = None
+    base: World,
+    name: str,
+    days: int,
+    *,
+    champions: Champions | None = None,
+    rescore_days: int = RESCORE_DAYS,
+    on_day: Callable[[], None] | None = None,
 ) -> tuple[World, Outcome]:
     """Step a copy of ``base`` ``days`` days under policy ``name``: the copy and its outcome.
 
-    ``base`` is left as it was, so every policy starts from the same state.
+    ``base`` is left as it was, so every policy starts from the same state. A policy that uses
+    the models re-scores its risks with ``champions`` on the first day and every
+    ``rescore_days`` days after it (:class:`~allotment.simulation.risks.ModelRisks`).
     """
+    if rescore_days < 1:
+        raise ValueError("rescore_days must be at least 1")
     world = copy.deepcopy(base)
     ledger = Ledger(world, shipped_policy("default"))
-    policy = make_policy(name, WorldPricing(world, ledger.lifetime_value))
+    policy = make_policy(name, WorldPricing(world, ledger.lifetime_value), champions=champions)
     tracked = ledger.track(policy)
-    for _ in range(days):
+    models = policy.risk_source if isinstance(policy, RankedPolicy) else None
+    for k in range(days):
         d = world.day
+        if isinstance(models, ModelRisks) and k % rescore_days == 0:
+            models.rescore()
         world.run(1, tracked)
         ledger.after_day(world, d)
         if on_day is not None:
             on_day()
-    lp_calls = policy.lp_calls if isinstance(policy, RankedPolicy) else 0
-    return world, ledger.outcome(world, lp_calls=lp_calls)
+    if not isinstance(policy, RankedPolicy):
+        return world, ledger.outcome(world)
+    return world, ledger.outcome(
+        world,
+        lp_calls=policy.lp_calls,
+        decided=policy.decided,
+        degraded=policy.degraded,
+        rescores=models.rescores if isinstance(models, ModelRisks) else 0,
+    )
 
 
 def simulate(
@@ -224,15 +265,21 @@ def simulate(
     *,
     scale: str = "small",
     cache_dir: Path | None = None,
+    rescore_days: int = RESCORE_DAYS,
     on_day: Callable[[], None] | None = None,
     on_warm: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Run every policy on every seed for ``days`` days (see the module docstring).
 
+    Policies that use the models read the champions of the configured registry
+    (:func:`~allotment.simulation.risks.find_champions`), looked up once before anything runs.
+
     Raises
     ------
     SimulationPolicyUnknownError
         A policy name is unknown (checked before anything runs).
+    SimulationModelsMissingError
+        A policy uses the models and the registry has no champion that fits our features.
     WorldConfigError
         The scale is unknown.
     """
@@ -242,14 +289,32 @@ def simulate(
         else parse_policies(",".join(policies))
     )
     get_scale(scale)
+    champions = None
+    if any(uses_models(n) for n in names):
+        champions = require_champions(find_champions())
     t0 = time.perf_counter()
-    result = SimulationResult(scale=scale, days=days, seeds=list(seeds), policies=names)
+    result = SimulationResult(
+        scale=scale,
+        days=days,
+        seeds=list(seeds),
+        policies=names,
+        models=champions.describe() if champions is not None else {},
+        rescore_days=rescore_days,
+    )
     result.outcomes = {n: [] for n in names}
     for seed in seeds:
         base = warm_world(scale, seed, cache_dir=cache_dir)
         if on_warm is not None:
             on_warm(seed)
         for name in names:
-            result.outcomes[name].append(play(base, name, days, on_day=on_day)[1])
+            _, outcome = play(
+                base,
+                name,
+                days,
+                champions=champions,
+                rescore_days=rescore_days,
+                on_day=on_day,
+            )
+            result.outcomes[name].append(outcome)
     result.seconds = time.perf_counter() - t0
     return result

@@ -27,6 +27,10 @@ Diagnostics
     stays for the next day; room on a PO line for the next pegging): an all-or-nothing line too
     big for what is left, greedy's no-skipping-ahead, or, for the LP, a line worth less per unit
     than the allocation model's lateness cost. ``lp_calls`` counts optimizer calls.
+``decided`` / ``degraded`` / ``rescores``
+    Line decisions a blend priced, those scored on the policy's fallback weights because a
+    risk it needs had no prediction (see :mod:`allotment.simulation.risks`), and how many
+    times the champions re-scored the world.
 ``contested_lines`` / ``contested_penalties``
     Lines that, some day, competed for stock with more demand than supply at their SKU-location
     and got less than they asked, and the penalties they accrued: the part of the penalties a
@@ -122,6 +126,9 @@ class Outcome:
     churned_customers: int
     withheld_units: int = 0
     lp_calls: int = 0
+    decided: int = 0
+    degraded: int = 0
+    rescores: int = 0
     total: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -247,8 +254,17 @@ class Ledger:
             self.spot_buys += 1
             self.spot_spend += committed
 
-    def outcome(self, world: World, *, lp_calls: int = 0) -> Outcome:
-        """The totals so far (waits counted up to ``world.day``)."""
+    def outcome(
+        self,
+        world: World,
+        *,
+        lp_calls: int = 0,
+        decided: int = 0,
+        degraded: int = 0,
+        rescores: int = 0,
+    ) -> Outcome:
+        """The totals so far (waits counted up to ``world.day``); the policy's own counters
+        (optimizer calls, blend decisions, re-scores) are passed through."""
         lines = world.lines
         mine = np.flatnonzero(lines["day"] >= self.start)
         end = np.where(
@@ -277,6 +293,9 @@ class Ledger:
             churned_customers=self.churned,
             withheld_units=self.withheld[0],
             lp_calls=lp_calls,
+            decided=decided,
+            degraded=degraded,
+            rescores=rescores,
         )
 
 

@@ -13,17 +13,12 @@ room on inbound PO lines when it pegs waiting lines). Each policy here answers i
   :mod:`allotment.allocation.solve` on the contested SKU-locations, each line worth its priority
   per unit, honouring all-or-nothing lines and the policy's protected shares).
 
-``blend`` is ML priority + LP, as the service allocates. Two crossed variants, ``static-tier-lp``
-and ``blend-greedy``, separate what the priority brings from what the LP brings.
-
-Risks of the blend
-------------------
-The blend reads three probabilities per line. The simulator gives it the world's **true** ones
-(what the generator draws outcomes from): P(SLA breach) — 1 once the promised day has passed,
-else the chance that the supply it would wait for (the earliest open PO line of its SKU-location,
-or a PO line ordered today) arrives by the promised day; P(churn) of the customer at today's
-service record; P(supplier delay) of the PO line it is pegged to. A trained model approaches these
-(its AUC is bounded by the oracle AUC), so the blend measured here is the best the models can do.
+``blend`` is ML priority + LP, as the service allocates, with the risks the trained champion
+models predict from our feature code (:class:`allotment.simulation.risks.ModelRisks`, re-scored
+every few simulated days). ``oracle-blend`` is the same blend fed the world's true probabilities
+(:class:`allotment.simulation.risks.OracleRisks`): a diagnostic, the blend if the models were
+perfect; ``blend`` never reads them. Two crossed variants, ``static-tier-lp`` and
+``blend-greedy`` (models, greedy fill), separate what the priority brings from what the LP brings.
 """
 
 from __future__ import annotations
@@ -40,22 +35,32 @@ from allotment.errors import AppError
 from allotment.policy.documents import shipped_policy
 from allotment.policy.schema import Policy
 from allotment.scoring.blend import Exposures, Risks, blend
+from allotment.simulation.risks import (
+    Champions,
+    ModelRisks,
+    OracleRisks,
+    RiskSource,
+    require_champions,
+)
 from allotment.world.model import World
 from allotment.world.policies import TIER_CODES, DemandLines, FcfsPolicy, greedy_fill
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-#: Policy name → (priority, fill). ``fcfs`` fills by order date, greedily.
-POLICIES: dict[str, tuple[str, str]] = {
-    "fcfs": ("order_date", "greedy"),
-    "static-tier": ("static-tier", "greedy"),
-    "blend": ("default", "lp"),
-    "static-tier-lp": ("static-tier", "lp"),
-    "blend-greedy": ("default", "greedy"),
+#: Policy name → (priority, fill, risks). ``fcfs`` fills by order date, greedily; ``risks`` is
+#: where a blend reads its probabilities: ``models`` (the champions), ``oracle`` (the world's
+#: truth, a diagnostic) or ``none`` (a rule-only policy).
+POLICIES: dict[str, tuple[str, str, str]] = {
+    "fcfs": ("order_date", "greedy", "none"),
+    "static-tier": ("static-tier", "greedy", "none"),
+    "blend": ("default", "lp", "models"),
+    "oracle-blend": ("default", "lp", "oracle"),
+    "static-tier-lp": ("static-tier", "lp", "none"),
+    "blend-greedy": ("default", "greedy", "models"),
 }
-#: The comparison the business case asks for.
-DEFAULT_POLICIES: tuple[str, ...] = ("fcfs", "static-tier", "blend")
+#: The comparison the business case asks for, and the blend with perfect models beside it.
+DEFAULT_POLICIES: tuple[str, ...] = ("fcfs", "static-tier", "blend", "oracle-blend")
 #: Seconds the LP may take per call before the contested groups fall back to greedy.
 LP_TIME_LIMIT = 10.0
 
@@ -88,7 +93,8 @@ def parse_policies(text: str) -> list[str]:
 
 @dataclass
 class WorldPricing:
-    """What the blend reads from the world beyond the lines: the same for every policy.
+    """What the blend reads from the world beyond the lines and their risks: the same for
+    every policy.
 
     ``lifetime_value`` (USD per customer) is frozen at the start of the simulated window, so a
     policy that ships more does not make its customers worth more.
@@ -128,52 +134,6 @@ class WorldPricing:
             days_waiting=(lines.day - lines.ordered_day).astype(np.float64),
         )
 
-    def risks(self, lines: DemandLines) -> Risks:
-        """The world's true P(SLA breach), P(churn) and P(supplier delay) of ``lines``."""
-        w, d = self.world, lines.day
-        idx = lines.line_id
-        promised = w.lines["promised"][idx]
-        p_ok = self._p_supply_in_time(lines.group, lines.quantity, promised, d)
-        p_breach = np.where(promised < d, 1.0, 1.0 - p_ok)
-        p_churn = w.churn_probability(d)[w.lines["customer"][idx]]
-        peg = w.lines["peg"][idx]
-        pegged = peg >= 0
-        p_delay = np.zeros(len(idx))
-        if pegged.any():
-            po = peg[pegged]
-            truth = np.clip(w.pol["p_late"][po], 0.0, 1.0)  # spot buys carry -1: never late
-            p_delay[pegged] = np.where(w.pol["noticed"][po], 1.0, truth)
-        return Risks(sla_breach=p_breach, churn=p_churn, supplier_delay=p_delay)
-
-    def _p_supply_in_time(self, group: I64, qty: I64, promised: I64, d: int) -> F64:
-        """P(the next supply of each line's SKU-location arrives by its promised day).
-
-        The earliest open PO line of the SKU-location, the line queued behind what is already
-        locked on it; with none open, a PO line ordered today (its nominal lead time and the
-        supplier's lateness today).
-        """
-        w = self.world
-        out = np.zeros(len(group))
-        open_pol = w.open_pol
-        first = np.full(w.n_pairs, -1, dtype=np.int64)
-        if len(open_pol):
-            pair = w.pol["pair"][open_pol]
-            order = np.lexsort((open_pol, w.pol["eta"][open_pol], pair))
-            pairs, head = np.unique(pair[order], return_index=True)
-            first[pairs] = open_pol[order][head]  # earliest ETA per SKU-location
-        po = first[group]
-        has = po >= 0
-        if has.any():
-            pos_end = w.pol["locked_qty"][po[has]] + qty[has]
-            out[has] = w.p_supply_on_time(po[has], pos_end, promised[has], d)
-        new = ~has
-        if new.any():
-            supplier = w.prod_supplier[w.pair_product[group[new]]]
-            mode = w.sup_mode[supplier]
-            in_time = d + w.pair_lead[group[new]] <= promised[new]
-            out[new] = np.where(in_time, 1.0 - w.p_late(supplier, mode, d), 0.0)
-        return out
-
 
 class RankedPolicy:
     """A priority (static rule or ML blend, from a shipped policy) and a fill (greedy or LP).
@@ -187,26 +147,49 @@ class RankedPolicy:
     fill
         ``greedy`` or ``lp``.
     pricing
-        The world and the frozen lifetime values the exposures and risks come from.
+        The world and the frozen lifetime values the exposures come from.
+    risks
+        Where the blend reads its probabilities (required when the policy uses models).
+
+    Attributes
+    ----------
+    decided, degraded
+        Line decisions priced, and those of them the blend scored on the policy's
+        ``fallback_weights`` because a risk it needs was missing.
     """
 
-    def __init__(self, name: str, policy: Policy, fill: str, pricing: WorldPricing) -> None:
+    def __init__(
+        self,
+        name: str,
+        policy: Policy,
+        fill: str,
+        pricing: WorldPricing,
+        risks: RiskSource | None = None,
+    ) -> None:
+        if policy.blend.use_models and risks is None:
+            raise ValueError(f"{name}: a policy that uses models needs a risk source")
         self.name = name
         self.policy = policy
         self.fill = fill
         self.pricing = pricing
+        self.risk_source = risks
         self.lp_calls = 0
         self.lp_fallbacks = 0
+        self.decided = 0
+        self.degraded = 0
 
     def priority(self, lines: DemandLines) -> F64:
         """The blend's priority of each line (USD-equivalent), under :attr:`policy`."""
         x = self.pricing.exposures(lines)
-        if self.policy.blend.use_models:
-            r = self.pricing.risks(lines)
+        if self.policy.blend.use_models and self.risk_source is not None:
+            r = self.risk_source.risks(lines)
         else:
             nan = np.full(len(lines), np.nan)
             r = Risks(nan, nan, nan)
-        return blend(x, r, self.policy).priority
+        result = blend(x, r, self.policy)
+        self.decided += len(lines)
+        self.degraded += int(result.degraded.sum())
+        return result.priority
 
     def allocate(self, lines: DemandLines, supply: I64) -> I64:
         if len(lines) == 0:
@@ -280,11 +263,36 @@ def _day(start: date, day: int) -> date:
     return start + timedelta(days=day)
 
 
-def make_policy(name: str, pricing: WorldPricing) -> FcfsPolicy | RankedPolicy:
-    """The policy called ``name`` for the world behind ``pricing``."""
+def uses_models(name: str) -> bool:
+    """Whether policy ``name`` reads the trained champion models."""
+    return POLICIES[name][2] == "models"
+
+
+def make_policy(
+    name: str, pricing: WorldPricing, *, champions: Champions | None = None
+) -> FcfsPolicy | RankedPolicy:
+    """The policy called ``name`` for the world behind ``pricing``.
+
+    A policy that uses the models needs ``champions`` (see
+    :func:`allotment.simulation.risks.find_champions`); its risks start unscored: the caller
+    re-scores them (:meth:`ModelRisks.rescore`) before the first decision.
+
+    Raises
+    ------
+    SimulationPolicyUnknownError
+        ``name`` is not in :data:`POLICIES`.
+    SimulationModelsMissingError
+        The policy uses the models and ``champions`` holds none.
+    """
     if name not in POLICIES:
         parse_policies(name)  # raises with the list of known names
-    source, fill = POLICIES[name]
+    source, fill, risks = POLICIES[name]
     if source == "order_date":
         return FcfsPolicy()  # the world's own rule, oldest order first
-    return RankedPolicy(name, shipped_policy(source), fill, pricing)
+    risk_source: RiskSource | None = None
+    if risks == "oracle":
+        risk_source = OracleRisks(pricing.world)
+    elif risks == "models":
+        found = require_champions(champions or Champions({}))
+        risk_source = ModelRisks(pricing.world, found)
+    return RankedPolicy(name, shipped_policy(source), fill, pricing, risk_source)
