@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/simulation_diagnosis.py [--scale small] [--seeds 5] [--days 90]
-                                                   [--policy static-tier]
+                                                   [--policy static-tier] [--rescore-days 7]
 
 Per seed, under one policy, it splits the money lost into what an allocation policy can move and
 what it cannot:
@@ -30,7 +30,8 @@ import numpy as np
 from allotment.policy.documents import shipped_policy
 from allotment.simulation.engine import warm_world
 from allotment.simulation.ledger import Ledger
-from allotment.simulation.policies import WorldPricing, make_policy
+from allotment.simulation.policies import RankedPolicy, WorldPricing, make_policy, uses_models
+from allotment.simulation.risks import RESCORE_DAYS, ModelRisks, find_champions
 from allotment.world.generate import state_path_for
 from allotment.world.model import BAD_BACKORDER, BAD_BREACH, BAD_LATE_DAY, BAD_WINDOW, World
 
@@ -55,16 +56,25 @@ def _bad_points(world: World, start: int) -> tuple[np.ndarray, np.ndarray]:
     return pts, idx
 
 
-def diagnose(scale: str, seed: int, days: int, policy_name: str) -> dict[str, float]:
+def diagnose(
+    scale: str, seed: int, days: int, policy_name: str, rescore_days: int
+) -> dict[str, float]:
     base = warm_world(scale, seed, cache_dir=state_path_for(scale, seed).parent)
     world = copy.deepcopy(base)
     start = world.day
     ledger = Ledger(world, shipped_policy("default"))
-    tracked = ledger.track(make_policy(policy_name, WorldPricing(world, ledger.lifetime_value)))
+    champions = find_champions() if uses_models(policy_name) else None
+    policy = make_policy(
+        policy_name, WorldPricing(world, ledger.lifetime_value), champions=champions
+    )
+    models = policy.risk_source if isinstance(policy, RankedPolicy) else None
+    tracked = ledger.track(policy)
     ltv = ledger.lifetime_value
     churn_now = churn_perfect = 0.0
-    for _ in range(days):
+    for k in range(days):
         d = world.day
+        if isinstance(models, ModelRisks) and k % rescore_days == 0:
+            models.rescore()  # as allotment simulate does (the champions of the registry)
         world.run(1, tracked)
         ledger.after_day(world, d)
         if world.date_of(d).day == 1:
@@ -100,8 +110,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--policy", default="static-tier")
+    ap.add_argument("--rescore-days", type=int, default=RESCORE_DAYS)
     args = ap.parse_args()
-    rows = [diagnose(args.scale, s, args.days, args.policy) for s in range(1, args.seeds + 1)]
+    rows = [
+        diagnose(args.scale, s, args.days, args.policy, args.rescore_days)
+        for s in range(1, args.seeds + 1)
+    ]
     for seed, r in enumerate(rows, start=1):
         print(
             f"seed {seed}: total ${r['total']:,.0f} = penalties ${r['penalties']:,.0f}"

@@ -217,7 +217,8 @@ def _print(result: SimulationResult, console: Console) -> None:
             degraded = sum(o.degraded for o in rows) / decided
             console.print(
                 f"{p}: {rows[0].rescores} re-scores per run; {degraded:.1%} of line decisions"
-                " had a risk without a prediction yet and were scored on the rule terms"
+                " were degraded to the rule terms (a risk without a prediction: a PO line"
+                " placed since the last re-score, or a task without a champion)"
             )
     goal = _goal(result)
     if goal["met"] is not None:
