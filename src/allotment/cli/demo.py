@@ -136,7 +136,9 @@ def ensure_demo_users(data_dir: Path, console: Console) -> dict[str, str]:
     return known
 
 
-def ensure_champions(engine: Engine, console: Console) -> dict[str, int | None]:
+def ensure_champions(
+    engine: Engine, console: Console, *, actor: str = DEMO_ACTOR
+) -> dict[str, int | None]:
     """Reuse the registered champions that fit our features; train the tasks that have none.
 
     Returns task -> champion version (``None`` when the gate refused the trained model: the
@@ -166,7 +168,7 @@ def ensure_champions(engine: Engine, console: Console) -> dict[str, int | None]:
         return champions
     tables = load_tables(engine)
     outcomes, failures = train_tasks(
-        missing, tables, config_path=None, actor=DEMO_ACTOR, say=console.print
+        missing, tables, config_path=None, actor=actor, say=console.print
     )
     if outcomes:
         print_training_summary(outcomes, console)

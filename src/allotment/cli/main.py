@@ -24,6 +24,7 @@ from allotment.cli import policy as policy_cli
 from allotment.cli import recommend as recommend_cli
 from allotment.cli import score as score_cli
 from allotment.cli import serve as serve_cli
+from allotment.cli import simulate as simulate_cli
 from allotment.cli import train as train_cli
 from allotment.cli import users as users_cli
 
@@ -51,6 +52,7 @@ app.command("explain")(score_cli.explain)
 app.command("outreach")(outreach_cli.outreach)
 app.command("allocate")(allocate_cli.allocate)
 app.command("recommend")(recommend_cli.recommend)
+app.command("simulate")(simulate_cli.simulate)
 app.command("serve")(serve_cli.serve)
 app.command("escalate")(escalate_cli.escalate)
 app.command("notify")(notify_cli.notify)

@@ -948,6 +948,26 @@ class World:
                 remaining = remaining[lines["peg"][remaining] < 0]
         return np.concatenate(pegged) if pegged else np.zeros(0, dtype=np.int64)
 
+    def p_late(self, supplier: I64, mode: I64, d: int) -> F64:
+        """True P(late) of a PO line ordered on day ``d`` from ``supplier`` by ship ``mode``."""
+        logit = (
+            LATE_INTERCEPT
+            + self.sup_latent[supplier, d]
+            + LATE_SEASON * season_bump(np.full(len(supplier), d), self.start)
+            + LATE_MODE[mode]
+            + LATE_REGION[self.sup_region[supplier]]
+            + (self.scale.crunch_delay_logit if self._in_crunch(d) else 0.0)
+        )
+        return sigmoid(logit)
+
+    def p_supply_on_time(self, po: I64, pos_end: I64, due: I64, d: int) -> F64:
+        """True P(the piece of PO line ``po`` covering ``pos_end`` arrives by ``due``), as of ``d``.
+
+        Public face of :meth:`_p_on_time` (the law behind every backorder's recorded
+        P(breach)), for a simulator that prices waiting lines with the world's own truth.
+        """
+        return self._p_on_time(po, pos_end, due, d)
+
     def _create_po_lines(self, pairs: I64, qty: I64, d: int) -> I64:
         """Buy ``qty`` units for each SKU-location in ``pairs``; returns the open new PO lines."""
         dr, pol = self.draws, self.pol
@@ -973,15 +993,7 @@ class World:
         region = self.sup_region[supplier]
         promised = d + LEAD_DAYS[lmode, region]
         crunch = self._in_crunch(d)
-        logit = (
-            LATE_INTERCEPT
-            + self.sup_latent[supplier, d]
-            + LATE_SEASON * season_bump(np.full(len(pairs), d), self.start)
-            + LATE_MODE[lmode]
-            + LATE_REGION[region]
-            + (self.scale.crunch_delay_logit if crunch else 0.0)
-        )
-        p_late = sigmoid(logit)
+        p_late = self.p_late(supplier, lmode, d)
         late = dr.uniform("po.late", pairs, d) < p_late
         cancelled = dr.uniform("po.cancel", pairs, d) < P_PO_CANCEL
         pmf = lmode + (3 if crunch else 0)
@@ -1322,6 +1334,18 @@ class World:
         n = self.scale.n_customers
         ids = np.arange(n)
         active = self.cust_churn_day < 0
+        p = self.churn_probability(d)
+        churn = active & (self.draws.uniform("cust.churn", ids, d) < p)
+        self.churn_log.add(customer=ids[active], day=d, p=p[active], outcome=churn[active])
+        when = np.floor(self.draws.uniform("cust.churn_day", ids, d) * 30).astype(np.int64)
+        self.cust_churn_day[churn] = d + when[churn]
+
+    def churn_probability(self, d: int) -> F64:
+        """True P(churn within 30 days) of every customer if day ``d`` were a month start.
+
+        The law :meth:`_churn` draws from: tier, loyalty, the customer's sensitivity times the
+        bad service of the last ``BAD_WINDOW`` days, and a contract renewal within 45 days.
+        """
         bad = self.bad_ring.sum(axis=0) / (3.0 + self.lines_ring.sum(axis=0))
         renewal = self.contracts["renewal_day"][self.cust_contract]
         near_renewal = (renewal >= d) & (renewal - d <= 45)
@@ -1332,11 +1356,7 @@ class World:
             + CHURN_BAD_SERVICE * self.cust_sensitivity * np.log1p(10.0 * bad)
             + CHURN_RENEWAL * near_renewal
         )
-        p = sigmoid(logit)
-        churn = active & (self.draws.uniform("cust.churn", ids, d) < p)
-        self.churn_log.add(customer=ids[active], day=d, p=p[active], outcome=churn[active])
-        when = np.floor(self.draws.uniform("cust.churn_day", ids, d) * 30).astype(np.int64)
-        self.cust_churn_day[churn] = d + when[churn]
+        return sigmoid(logit)
 
     def _renew_contracts(self, d: int) -> None:
         c = self.contracts
