@@ -25,6 +25,16 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     # Status changes follow supply and escalation: not customer service's or sales' to make.
     "backorders:transition": OPERATIONS - {R.CUSTOMER_SERVICE},
     "models:read": ALL_ROLES,
+    # Dashboard pages over services that have no API route yet (the API's rows, when they come,
+    # should reuse these names).
+    "outreach:read": OPERATIONS | {R.ACCOUNT_MANAGER},
+    "allocations:simulate": OPERATIONS - {R.CUSTOMER_SERVICE},
+    # Committing ships stock and moves backorders: a supervisor's call or above, not a planner's.
+    "allocations:commit": frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}),
+    "policies:read": ALL_ROLES,
+    "policies:whatif": (OPERATIONS - {R.CUSTOMER_SERVICE}) | {R.DATA_SCIENTIST},
+    "policies:draft": frozenset({R.DIRECTOR, R.DATA_SCIENTIST, R.ADMIN}),
+    "policies:activate": frozenset({R.ADMIN}),
 }
 
 # Routes that need no credentials (besides the OpenAPI documents).

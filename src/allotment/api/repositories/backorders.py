@@ -279,3 +279,9 @@ def detail(*, session: Session, backorder_id: int) -> DetailRows | None:
     return DetailRows(
         row=row, po_line=po_line, po_number=po_number, snapshot=snapshot, policy=policy
     )
+
+
+def id_by_number(*, session: Session, number: str) -> int | None:
+    """The id of the backorder numbered ``number`` (e.g. ``BO-2025-0000042``), if any."""
+    found: int | None = session.scalar(select(Backorder.id).where(Backorder.number == number))
+    return found
