@@ -30,9 +30,13 @@ def app(world: World) -> Iterator[FastAPI]:
     application.state.engine.dispose()
 
 
-def sign_in(app: FastAPI, name: str, password: str = PASSWORD) -> TestClient:
+def sign_in(
+    app: FastAPI, name: str, password: str = PASSWORD, *, raise_server_exceptions: bool = True
+) -> TestClient:
     """A browser-like client signed in as ``name`` (cookies kept, redirects followed)."""
-    client = TestClient(app, base_url="http://127.0.0.1")
+    client = TestClient(
+        app, base_url="http://127.0.0.1", raise_server_exceptions=raise_server_exceptions
+    )
     form = client.get("/login")
     assert form.status_code == 200
     token = client.cookies.get("allotment_login_csrf")

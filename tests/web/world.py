@@ -8,7 +8,7 @@ sit in the explanation cache, so explanations need no trained model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from tests import factories
 
 PASSWORD = "correct horse battery staple"
 SLA_MODEL, CHURN_MODEL = "allotment-sla-breach", "allotment-churn"
+DELAY_MODEL = "allotment-supplier-delay"
 
 # (tier, quantity, emergency, p_sla, p_churn, p_delay, days waiting)
 ROWS: tuple[tuple[Tier, int, bool, float, float, float, int], ...] = (
@@ -50,21 +51,30 @@ class World:
     recommendations: list[Recommendation] = field(default_factory=list)
 
 
-def _route(amount: Decimal, chain: list[str], tier: Tier) -> dict[str, Any]:
+def _route(amount: Decimal, chain: list[str]) -> dict[str, Any]:
+    band = [r for r in chain if r != "account_manager"]
+    reasons = [f"${amount:,.0f} needs {' then '.join(band) or 'no approval'}"]
+    if "account_manager" in chain:
+        reasons.append("VIP customer: the account manager approves too")
     return {
         "amount": str(amount),
-        "tier": tier.value,
-        "band_role": chain[-1] if chain else "auto",
+        "band_role": band[-1] if band else "auto",
         "chain": chain,
         "auto": not chain,
         "notify": [] if chain else ["planner"],
-        "reasons": [f"${amount:,.0f} falls in the {chain[-1] if chain else 'automatic'} band"],
+        "reasons": reasons,
         "requested_by": None,
     }
 
 
 def build(session: Session, *, now: datetime | None = None) -> World:
     """Users (one per role, password :data:`PASSWORD`), scored backorders, recommendations."""
+    import numpy as np
+
+    from allotment.scoring import repository as scoring_repo
+    from allotment.scoring.blend import COMPONENTS, Risks, blend
+    from allotment.scoring.service import exposures_of
+
     now = now or datetime.now(UTC)
     world = World()
     for role in Role:
@@ -73,11 +83,11 @@ def build(session: Session, *, now: datetime | None = None) -> World:
         world.users[role.value] = name
     create_user(session, name="supervisor-2", role=Role.SUPERVISOR, password=PASSWORD)
     row, policy = policy_service.active_policy(session)
-    weights = policy.blend.weights
+    versions = {SLA_MODEL: 1, CHURN_MODEL: 1, DELAY_MODEL: 1}
     run = ScoreRun(
         trigger="test",
         policy_version_id=row.id,
-        model_versions={SLA_MODEL: 1, CHURN_MODEL: 1},
+        model_versions=versions,
         started_at=now,
         finished_at=now,
         as_of=now.date(),
@@ -85,8 +95,10 @@ def build(session: Session, *, now: datetime | None = None) -> World:
     session.add(run)
     session.flush()
     spare = factories.location(session, code="WH-SPARE", name="Spare warehouse")
-    for i, (tier, qty, emergency, p_sla, p_churn, p_delay, age) in enumerate(ROWS):
+    customers = []
+    for i, (tier, qty, emergency, _, _, _, age) in enumerate(ROWS):
         cust = factories.customer(session, tier=tier, name=f"{tier.value.title()} Co {i + 1}")
+        customers.append(cust)
         bo = factories.backorder(
             session, customer_id=cust.id, quantity=qty, created_at=now - timedelta(days=age)
         )
@@ -94,6 +106,17 @@ def build(session: Session, *, now: datetime | None = None) -> World:
         assert line is not None
         line.order.is_emergency = emergency
         line.order.promised_date = (now - timedelta(days=age - 3)).date()
+        # The first four wait on a late PO line of their product (a handful of units).
+        if i < 4:
+            po = factories.po_line(
+                session,
+                product_id=line.product_id,
+                location_id=line.order.location_id,
+                quantity=2,
+                promised_date=(now - timedelta(days=2)).date(),
+                current_eta=(now + timedelta(days=6)).date(),
+            )
+            bo.po_line_id = po.id
         # Stock for the first three in another warehouse: "can be filled from another location".
         factories.inventory(
             session,
@@ -101,28 +124,35 @@ def build(session: Session, *, now: datetime | None = None) -> World:
             location_id=spare.id,
             on_hand=qty + 5 if i < 3 else 0,
         )
-        value = float(bo.value_at_risk)
-        mult = float(policy.multipliers.tier[tier]) * (
-            float(policy.multipliers.emergency) if emergency else 1.0
-        )
-        exposures = {
-            "sla": value * 0.07,
-            "churn": float(cust.lifetime_value) * 0.05,
-            "delay": value,
-            "value": value,
-            "margin": value * 0.36,
-            "age": age * float(policy.blend.age_usd_per_day),
-        }
-        risks = {"sla": p_sla, "churn": p_churn, "delay": p_delay}
-        components = {
-            name: mult * float(getattr(weights, name)) * exposures[name] * risks.get(name, 1.0)
-            for name in exposures
-        }
-        priority = sum(components.values())
-        digests = {SLA_MODEL: f"sla-{i}", CHURN_MODEL: f"churn-{i}"}
+        world.backorders.append(bo)
+    session.flush()
+    # Priorities as scoring computes them: today's exposures, the risks above, the policy.
+    bos = scoring_repo.open_backorders(session=session)
+    cust_ids = bos["customer_id"].astype(int).tolist()
+    day = int((np.datetime64(now.date(), "D") - np.datetime64("1970-01-01", "D")).astype(int))
+    exposures = exposures_of(
+        bos,
+        scoring_repo.contracts_at(session=session, customer_ids=cust_ids, on=now.date()),
+        scoring_repo.customer_open_value(session=session, customer_ids=cust_ids),
+        day,
+    )
+    by_id = {bo.id: i for i, bo in enumerate(world.backorders)}
+    order = [by_id[int(b)] for b in bos["backorder_id"]]
+    risks = Risks(
+        sla_breach=np.array([ROWS[i][3] for i in order]),
+        churn=np.array([ROWS[i][4] for i in order]),
+        supplier_delay=np.array([ROWS[i][5] for i in order]),
+    )
+    scored = blend(exposures, risks, policy)
+    for j, i in enumerate(order):
+        bo, cust = world.backorders[i], customers[i]
+        tier, p_sla, p_churn, p_delay = ROWS[i][0], ROWS[i][3], ROWS[i][4], ROWS[i][5]
+        priority = float(scored.priority[j])
+        digests = {SLA_MODEL: f"sla-{i}", CHURN_MODEL: f"churn-{i}", DELAY_MODEL: f"delay-{i}"}
         for model, p, feats in (
             (SLA_MODEL, p_sla, {"sup_ontime_rate_90d": 0.55, "sup_mean_days_late_90d": 9.5}),
             (CHURN_MODEL, p_churn, {"sla_days": 5, "days_to_renewal": 40}),
+            (DELAY_MODEL, p_delay, {"sup_ontime_rate_30d": 0.6, "sup_mean_days_late_365d": 7.0}),
         ):
             # Attributions in probability space: base + Σ φ = p.
             base = 0.2
@@ -141,18 +171,20 @@ def build(session: Session, *, now: datetime | None = None) -> World:
                 backorder_id=bo.id,
                 scored_at=now,
                 policy_version_id=row.id,
-                model_versions={SLA_MODEL: 1, CHURN_MODEL: 1},
+                model_versions=versions,
                 p_supplier_delay=p_delay,
                 p_sla_breach=p_sla,
                 p_churn=p_churn,
-                components=components,
+                components=scored.row(j),
                 priority=priority,
                 degraded=False,
                 flags=[],
                 feature_digests=digests,
                 inputs={
-                    "multiplier": mult,
-                    "exposures": exposures,
+                    "multiplier": float(scored.multiplier[j]),
+                    "exposures": {
+                        name: float(scored.exposure[j, k]) for k, name in enumerate(COMPONENTS)
+                    },
                     "eta": {
                         "p50": (now + timedelta(days=6)).date().isoformat(),
                         "p90": (now + timedelta(days=15)).date().isoformat(),
@@ -161,8 +193,10 @@ def build(session: Session, *, now: datetime | None = None) -> World:
             )
         )
         bo.priority = priority
-        world.backorders.append(bo)
         world.priorities[bo.id] = priority
+        value = float(bo.value_at_risk)
+        line = session.get(CustomerOrderLine, bo.order_line_id)
+        assert line is not None
         for rank, (kind, cost, benefit, chain) in enumerate(
             (
                 ("expedite", Decimal("850.00"), Decimal("4200.00"), ["supervisor"]),
@@ -184,7 +218,7 @@ def build(session: Session, *, now: datetime | None = None) -> World:
                 committed=cost,
                 amount=amount,
                 routed_amount=amount,
-                route=_route(amount, chain + (["account_manager"] if tier is Tier.VIP else []), tier),
+                route=_route(amount, chain + (["account_manager"] if tier is Tier.VIP else [])),
                 needs_consent=False,
                 explanation=f"{kind} to protect the promised date",
                 details={},
@@ -197,7 +231,3 @@ def build(session: Session, *, now: datetime | None = None) -> World:
             world.recommendations.append(rec)
     session.flush()
     return world
-
-
-def today() -> date:
-    return datetime.now(UTC).date()

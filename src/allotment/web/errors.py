@@ -35,7 +35,7 @@ _TITLES = {
     405: "Not possible here",
     409: "Not possible right now",
     413: "Too much at once",
-    422: "Something in the form needs fixing",
+    422: "Something needs fixing",
     503: "Not available right now",
 }
 
@@ -112,7 +112,7 @@ def install(app: FastAPI) -> None:
         for err in exc.errors():
             field = _field(err.get("loc", ()))
             msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-            problems.append(f"{field}: {msg}" if field else msg)
+            problems.append(f"{field.replace('_', ' ')}: {msg}" if field else msg)
         return error_page(request, 422, "; ".join(problems) or "the request is not valid")
 
     async def http_error(request: Request, exc: Exception) -> Response:

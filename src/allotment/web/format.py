@@ -65,7 +65,7 @@ def day(value: Any) -> str:
         try:
             value = date.fromisoformat(value[:10])
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         value = value.astimezone(UTC).date() if value.tzinfo else value.date()
     return f"{value.day} {value:%b %Y}"
@@ -87,7 +87,24 @@ def words(value: Any) -> str:
     return "VIP" if text == "vip" else text
 
 
+def cap(value: Any) -> str:
+    """First letter upper case (labels at the start of a row)."""
+    text = str(value)
+    return text[:1].upper() + text[1:]
+
+
+def sentence(value: Any) -> str:
+    """A message as a sentence: first letter upper case, a full stop at the end."""
+    text = str(value).strip()
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    return text if text[-1] in ".!?:)" else text + "."
+
+
 FILTERS = {
+    "sentence": sentence,
+    "cap": cap,
     "money": money,
     "usd": usd,
     "signed_usd": signed_usd,

@@ -12,13 +12,27 @@ from allotment.errors import AppError
 from allotment.web import errors
 from allotment.web.deps import Page
 from allotment.web.render import STATIC_DIR
-from allotment.web.routes import backorder, queue, session
+from allotment.web.routes import (
+    allocation,
+    backorder,
+    command,
+    models,
+    outreach,
+    policy,
+    queue,
+    session,
+)
 
 #: The dashboard's routers (walked by the deny-by-default check and the tests).
 ROUTERS: tuple[APIRouter, ...] = (
     session.router,
+    command.router,
     queue.router,
     backorder.router,
+    outreach.router,
+    allocation.router,
+    policy.router,
+    models.router,
 )
 
 

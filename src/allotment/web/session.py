@@ -53,7 +53,9 @@ def set_cookie(response: Response, request: Request, name: str, value: str, max_
 
 
 def clear_cookie(response: Response, request: Request, name: str) -> None:
-    response.delete_cookie(name, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    response.delete_cookie(
+        name, path="/", httponly=True, samesite="strict", secure=_secure(request)
+    )
 
 
 def safe_next(target: str | None) -> str:

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from allotment.api.deps import SessionDep, SettingsDep
+from allotment.api.pagination import encode_cursor
 from allotment.api.repositories import backorders as repo
 from allotment.api.repositories.backorders import AgeBucket, BackorderFilters, SortKey, SortOrder
 from allotment.api.routes.backorders import after_cursor
-from allotment.api.pagination import encode_cursor
 from allotment.db.types import utcnow
 from allotment.domain.enums import BackorderStatus, Tier
 from allotment.domain.lifecycle import ACTIVE_STATUSES
@@ -28,8 +29,6 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 Reader = Annotated[WebUser, Depends(page("backorders:read"))]
 
 PAGE_SIZES = (25, 50, 100)
-#: "High" churn risk for the premium/VIP preset (a share, 0..1).
-HIGH_CHURN = 0.5
 PRESETS = (
     (
         "Premium or VIP customers at high churn risk, fillable from another location",
@@ -78,7 +77,9 @@ def _number(
 def parse_form(raw: dict[str, Any]) -> QueueForm:
     """Read the filter form; problems are collected in words, never raised."""
     form = QueueForm(raw=raw)
-    statuses = [BackorderStatus(s) for s in raw["status"] if s in BackorderStatus._value2member_map_]
+    statuses = [
+        BackorderStatus(s) for s in raw["status"] if s in BackorderStatus._value2member_map_
+    ]
     tiers = [Tier(t) for t in raw["tier"] if t in Tier._value2member_map_]
     age = raw.get("age") or ""
     priority_min = _number(form, "priority_min", "Priority at least", lo=0, hi=1e15)
@@ -142,7 +143,7 @@ def queue(request: Request, session: SessionDep, settings: SettingsDep, user: Re
     error = None
     if not form.problems:
         try:
-            rows, next_cursor = _page(session, form, cursor, max(settings.max_page_size, 1))
+            rows, next_cursor = queue_page(session, form, cursor, max(settings.max_page_size, 1))
         except AppError as exc:  # a stale or foreign cursor: say so, offer the first page
             error = exc.message
     context = {
@@ -163,9 +164,10 @@ def queue(request: Request, session: SessionDep, settings: SettingsDep, user: Re
     return render(request, template, context, user=user)
 
 
-def _page(
-    session: SessionDep, form: QueueForm, cursor: str | None, max_page: int
+def queue_page(
+    session: Session, form: QueueForm, cursor: str | None, max_page: int
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the queue as the table shows it, and the cursor of the next page."""
     limit = min(form.limit, max_page)
     now = utcnow()
     found = repo.list_queue(
