@@ -722,3 +722,78 @@ class Recommendation(Base):
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
     model_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     allocation_run_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_runs.id"))
+    # The approval workflow (allotment.workflow.approvals): who submitted it and when, and
+    # which step of its chain waits (index into ``route["chain"]`` and that step's role; both
+    # null unless pending approval). The inbox filters on ``awaiting_role``.
+    requested_by: Mapped[str | None] = mapped_column(String(120))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    current_step: Mapped[int | None] = mapped_column(Integer)
+    awaiting_role: Mapped[str | None] = mapped_column(String(32), index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    executed_by: Mapped[str | None] = mapped_column(String(120))
+
+    approvals: Mapped[list[Approval]] = relationship(
+        back_populates="recommendation", order_by="Approval.id"
+    )
+
+
+#: Decisions an approval row can record (``auto_approve``: the notification-only record of an
+#: amount under the automatic threshold).
+APPROVAL_DECISIONS = (
+    "approve",
+    "approve_with_conditions",
+    "reject",
+    "request_alternative",
+    "auto_approve",
+)
+_LIVE_SQL = "NOT voided"
+
+
+class Approval(Base):
+    """One decision on one step of a recommendation's approval chain.
+
+    A change to the recommendation (or a request for an alternative) voids the live decisions:
+    they stay as history with ``voided`` set, and a new chain starts. At most one live decision
+    per step, and per person, in a chain (the database refuses a second).
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        CheckConstraint(
+            "decision IN ('approve', 'approve_with_conditions', 'reject',"
+            " 'request_alternative', 'auto_approve')",
+            name="decision_known",
+        ),
+        Index(
+            "uq_approvals_live_step",
+            "recommendation_id",
+            "step_index",
+            unique=True,
+            sqlite_where=text(_LIVE_SQL),
+            postgresql_where=text(_LIVE_SQL),
+        ),
+        Index(
+            "uq_approvals_live_person",
+            "recommendation_id",
+            "decided_by",
+            unique=True,
+            sqlite_where=text(_LIVE_SQL),
+            postgresql_where=text(_LIVE_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id"), index=True)
+    # 0-based index into the recommendation's ``route["chain"]`` (0 for the automatic record).
+    step_index: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    decided_by: Mapped[str] = mapped_column(String(120))
+    decision: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    recommendation: Mapped[Recommendation] = relationship(back_populates="approvals")

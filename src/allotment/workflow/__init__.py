@@ -1,0 +1,1 @@
+"""Workflow flows driven by status: the recommendation approval chain and its execution."""
