@@ -13,6 +13,7 @@ from allotment.api.app import create_app
 from tests.api.conftest import _mlflow_store, _shared_model_store  # noqa: F401 (fixtures)
 from tests.users.conftest import fast_password_hashing  # noqa: F401 (autouse)
 from tests.web import world as prepared
+from tests.web.browser import chromium  # noqa: F401 (fixture)
 from tests.web.world import PASSWORD, World
 
 

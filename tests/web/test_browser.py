@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.web.browser import LiveServer, Shots, chromium, output_dir  # noqa: F401 (fixture)
+from tests.web.browser import LiveServer, Shots, output_dir
 from tests.web.world import PASSWORD, World
 
 # The browser drives the same pages on either backend; SQLite keeps it quick.
@@ -30,7 +30,7 @@ def shots(request: pytest.FixtureRequest) -> Shots:
 
 
 @pytest.fixture
-def browser_page(chromium: Any, server: LiveServer) -> Iterator[Any]:  # noqa: F811
+def browser_page(chromium: Any, server: LiveServer) -> Iterator[Any]:
     context = chromium.new_context(base_url=server.url, viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -186,3 +186,76 @@ def test_the_pages_are_keyboard_usable_and_errors_read_in_words(
     page.locator(".outreach-entry").first.wait_for()
     page.locator("summary", has_text="Drafted message").first.click()
     shots(page, "outreach")
+
+
+def _approve(page: Any, rec_id: int, reason: str) -> None:
+    form = page.locator(f"#rec-{rec_id} form[aria-label='Decide recommendation {rec_id}']")
+    form.get_by_label("Reason (required)").fill(reason)
+    form.get_by_role("button", name="Approve", exact=True).click()
+    page.wait_for_load_state()
+
+
+def test_an_approval_chain_from_request_to_approved(
+    browser_page: Any,
+    chromium: Any,
+    server: LiveServer,
+    world: World,
+    shots: Shots,
+) -> None:
+    page = browser_page
+    bo = world.backorders[1]  # premium, $6,000 waiting
+    transfer = next(
+        r for r in world.recommendations if r.backorder_id == bo.id and r.kind == "transfer"
+    )
+    rec = f"#rec-{transfer.id}"
+
+    # The planner requests it: $18,500 routes to the supervisor, then the manager.
+    sign_in(page, world.users["planner"], start=f"/dashboard/backorders/{bo.id}")
+    page.locator(rec).get_by_role("button", name="Submit for approval").click()
+    page.wait_for_load_state()
+    assert page.locator(f"{rec} .rec-status").inner_text() == "pending approval"
+    assert "supervisor → manager" in page.locator(rec).inner_text()
+    assert page.locator(rec).locator("form[aria-label^='Decide']").count() == 0
+    shots(page, "planner-submitted")
+    sign_out(page)
+
+    # A second supervisor opens the inbox now and keeps the page open.
+    other = chromium.new_context(base_url=server.url, viewport={"width": 1366, "height": 900})
+    stale = other.new_page()
+    sign_in(stale, "supervisor-2", start="/dashboard/approvals")
+    assert stale.locator(rec).count() == 1
+
+    # The supervisor approves within their authority, from the inbox.
+    sign_in(page, world.users["supervisor"], start="/dashboard/approvals")
+    assert page.locator(".inbox-item").count() == 1
+    shots(page, "supervisor-inbox")
+    _approve(page, transfer.id, "transfer cost is justified by the penalty avoided")
+    assert page.url.endswith("/dashboard/approvals")
+    assert page.locator("#inbox-empty").is_visible()
+    # The rest is above a supervisor's authority: no decision form, and it says why.
+    page.goto(f"/dashboard/backorders/{bo.id}")
+    assert "Waits for the manager (above your authority)." in page.locator(rec).inner_text()
+    assert page.locator(rec).locator("form[aria-label^='Decide']").count() == 0
+    shots(page, "supervisor-approved-step-1")
+    sign_out(page)
+
+    # The other supervisor's page is stale: deciding the manager's step is refused, in words.
+    _approve(stale, transfer.id, "looks fine to me")
+    refusal = stale.locator("main").inner_text()
+    assert "Not possible right now" in refusal and "it waits for manager" in refusal
+    assert "Traceback" not in stale.content()
+    shots(stale, "second-supervisor-refused")
+    other.close()
+
+    # The manager, next in the chain, completes it.
+    sign_in(page, world.users["manager"], start="/dashboard/approvals")
+    shots(page, "manager-inbox")
+    _approve(page, transfer.id, "approved: the customer renews next quarter")
+    assert page.locator("#inbox-empty").is_visible()
+    page.goto(f"/dashboard/backorders/{bo.id}")
+    assert page.locator(f"{rec} .rec-status").inner_text() == "approved"
+    steps = page.locator(f"{rec} .chain li")
+    assert steps.count() == 2
+    assert "approved by supervisor-1" in steps.nth(0).inner_text()
+    assert "approved by manager-1" in steps.nth(1).inner_text()
+    shots(page, "manager-approved")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from allotment.api import authz
 from allotment.domain.enums import PolicyStatus
-from allotment.domain.models import AllocationRun, AuditRecord, PolicyVersion
+from allotment.domain.models import AllocationRun, AuditRecord, PolicyVersion, Recommendation
 from allotment.users.roles import Role
 from allotment.web.deps import WebUser, page
 from allotment.web.mount import PageUnprotectedError, check_protected, page_permission, web_routes
@@ -323,3 +323,73 @@ def test_a_page_without_a_permission_refuses_to_build() -> None:
 
     check_protected(web_routes([guarded]))
     assert page_permission(web_routes([guarded])[0]) == "backorders:read"
+
+
+def _rec(world: World, index: int, kind: str) -> Any:
+    bo = world.backorders[index]
+    return next(r for r in world.recommendations if r.backorder_id == bo.id and r.kind == kind)
+
+
+def _post(client: TestClient, path: str, **data: Any) -> Any:
+    token = csrf(client, "/dashboard/queue")
+    return client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+
+
+def test_only_the_waiting_steps_role_sees_the_decision_form(app: FastAPI, world: World) -> None:
+    rec = _rec(world, 1, "transfer")  # $18,500: supervisor, then manager
+    planner = sign_in(app, world.users["planner"])
+    got = _post(planner, f"/dashboard/recommendations/{rec.id}/submit")
+    assert got.status_code == 303
+    detail = f"/dashboard/backorders/{rec.backorder_id}"
+    form = f'aria-label="Decide recommendation {rec.id}"'
+    assert form in sign_in(app, world.users["supervisor"]).get(detail).text
+    manager = sign_in(app, world.users["manager"]).get(detail).text
+    assert form not in manager and "Waits for the supervisor (not your step yet)." in manager
+    own = planner.get(detail).text
+    assert form not in own and "Waits for the supervisor." in own
+
+
+def test_a_decision_without_a_reason_is_refused_in_words(app: FastAPI, world: World) -> None:
+    rec = _rec(world, 1, "expedite")
+    _post(sign_in(app, world.users["planner"]), f"/dashboard/recommendations/{rec.id}/submit")
+    supervisor = sign_in(app, world.users["supervisor"])
+    got = _post(supervisor, f"/dashboard/recommendations/{rec.id}/decide", decision="approve")
+    assert got.status_code == 422 and "A decision needs a reason." in got.text
+
+
+def test_nobody_decides_what_they_requested(app: FastAPI, world: World) -> None:
+    rec = _rec(world, 1, "expedite")
+    supervisor = sign_in(app, world.users["supervisor"])
+    _post(supervisor, f"/dashboard/recommendations/{rec.id}/submit")
+    got = _post(
+        supervisor, f"/dashboard/recommendations/{rec.id}/decide", decision="approve", reason="ok"
+    )
+    assert got.status_code == 403
+    assert "requested recommendation" in got.text and "may decide no step of it" in got.text
+
+
+def test_an_approved_recommendation_is_executed_with_a_reason(
+    app: FastAPI, world: World, session: Session
+) -> None:
+    rec = _rec(world, 1, "expedite")  # $6,850: the supervisor alone
+    planner = sign_in(app, world.users["planner"])
+    _post(planner, f"/dashboard/recommendations/{rec.id}/submit")
+    supervisor = sign_in(app, world.users["supervisor"])
+    inbox = supervisor.get("/dashboard/approvals").text
+    assert f'id="rec-{rec.id}"' in inbox
+    decided = _post(
+        supervisor,
+        f"/dashboard/recommendations/{rec.id}/decide",
+        decision="approve_with_conditions",
+        reason="cheap insurance",
+        conditions="air freight only",
+        back="/dashboard/approvals",
+    )
+    assert decided.headers["location"] == "/dashboard/approvals"
+    assert "Nothing waits for you." in supervisor.get("/dashboard/approvals").text
+    detail = planner.get(f"/dashboard/backorders/{rec.backorder_id}").text
+    assert "conditions: air freight only" in detail and "Execute" in detail
+    got = _post(planner, f"/dashboard/recommendations/{rec.id}/execute", reason="supplier agreed")
+    assert got.status_code == 303, got.text[:400]
+    session.expire_all()
+    assert session.get(Recommendation, rec.id).status == "executed"  # type: ignore[union-attr]

@@ -221,7 +221,10 @@ def build(session: Session, *, now: datetime | None = None) -> World:
                 route=_route(amount, chain + (["account_manager"] if tier is Tier.VIP else [])),
                 needs_consent=False,
                 explanation=f"{kind} to protect the promised date",
-                details={},
+                details={
+                    "units": bo.open_quantity,
+                    "arrival": (now + timedelta(days=3 * rank)).date().isoformat(),
+                },
                 created_at=now,
                 created_by="planner-1",
                 policy_version_id=row.id,

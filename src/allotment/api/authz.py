@@ -35,6 +35,13 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     "policies:whatif": (OPERATIONS - {R.CUSTOMER_SERVICE}) | {R.DATA_SCIENTIST},
     "policies:draft": frozenset({R.DIRECTOR, R.DATA_SCIENTIST, R.ADMIN}),
     "policies:activate": frozenset({R.ADMIN}),
+    # The approval workflow (the service checks the step's exact role on every decision).
+    "recommendations:submit": OPERATIONS - {R.CUSTOMER_SERVICE},
+    "recommendations:execute": OPERATIONS - {R.CUSTOMER_SERVICE},
+    "approvals:read": frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER, R.ADMIN}),
+    "approvals:decide": frozenset(
+        {R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER, R.ADMIN}
+    ),
 }
 
 # Routes that need no credentials (besides the OpenAPI documents).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -73,10 +73,27 @@ def error_page(request: Request, status: int, message: str, field: str | None = 
     return render(
         request,
         "_error.html" if is_htmx(request) else "error.html",
-        {"status": status, "title": title, "message": message, "field": field},
+        {
+            "status": status,
+            "title": title,
+            "message": message,
+            "field": field,
+            "back": _referer_path(request),
+        },
         user=user,
         status_code=status,
     )
+
+
+def _referer_path(request: Request) -> str | None:
+    """The page the browser came from, when it is a dashboard page of this site."""
+    referer = request.headers.get("referer") or ""
+    parsed = urlsplit(referer)
+    if parsed.netloc != request.url.netloc or not is_web_path(parsed.path):
+        return None
+    if parsed.path == request.url.path and request.method == "GET":
+        return None  # the failing page itself
+    return parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
 
 def _field(loc: tuple[object, ...] | list[object]) -> str | None:

@@ -14,6 +14,7 @@ from allotment.web.deps import Page
 from allotment.web.render import STATIC_DIR
 from allotment.web.routes import (
     allocation,
+    approvals,
     backorder,
     command,
     models,
@@ -29,6 +30,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     command.router,
     queue.router,
     backorder.router,
+    approvals.router,
     outreach.router,
     allocation.router,
     policy.router,

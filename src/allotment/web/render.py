@@ -34,6 +34,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Command center", "/dashboard", "backorders:read"),
     NavItem("Backorder queue", "/dashboard/queue", "backorders:read"),
+    NavItem("Approvals", "/dashboard/approvals", "approvals:read"),
     NavItem("Outreach", "/dashboard/outreach", "outreach:read"),
     NavItem("Allocation", "/dashboard/allocation", "allocations:simulate"),
     NavItem("Policy", "/dashboard/policy", "policies:read"),

@@ -17,6 +17,7 @@ from allotment.recommend import repository as recs_repo
 from allotment.scoring.explanation import BackorderExplanation, contrast, explain_backorder
 from allotment.web.deps import WebUser, page
 from allotment.web.render import render
+from allotment.web.routes.approvals import DECISIONS, rec_view
 
 router = APIRouter(prefix="/dashboard/backorders", include_in_schema=False)
 Reader = Annotated[WebUser, Depends(page("backorders:read"))]
@@ -116,7 +117,8 @@ def backorder(
         "gauge_low": GAUGE_LOW,
         "gauge_high": GAUGE_HIGH,
         "eta": _eta(snap, found.po_line),
-        "recommendations": recommendations,
+        "recommendations": [rec_view(session, r, user) for r in recommendations],
+        "decisions": DECISIONS,
     }
     response = render(request, "backorder.html", context, user=user)
     session.rollback()  # a read: whatever an explanation cached on the way is not kept here

@@ -39,7 +39,8 @@
         type: spec.type || "bar",
         data: { labels: spec.labels, datasets: spec.datasets },
         options: { maintainAspectRatio: false, animation: false, indexAxis: spec.indexAxis || "x",
-          plugins: { legend: { display: spec.datasets.length > 1 } } }
+          plugins: { legend: { display: spec.datasets.length > 1 } },
+          scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
       });
     });
   }
