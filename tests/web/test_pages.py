@@ -393,3 +393,33 @@ def test_an_approved_recommendation_is_executed_with_a_reason(
     assert got.status_code == 303, got.text[:400]
     session.expire_all()
     assert session.get(Recommendation, rec.id).status == "executed"  # type: ignore[union-attr]
+
+
+def test_the_models_page_puts_each_champion_first_with_its_oracle_ratio(
+    app: FastAPI, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from allotment.modeling import registry
+    from allotment.modeling.registry import ModelRow
+
+    def row(version: int, aliases: tuple[str, ...], auc: float) -> ModelRow:
+        return ModelRow(
+            name="allotment-churn",
+            version=version,
+            aliases=aliases,
+            auc=auc,
+            oracle_auc=0.95,
+            auc_oracle_ratio=auc / 0.95,
+            ece=0.012,
+            created=datetime(2026, 12, 1, 8, 30, tzinfo=UTC),
+            run_id="r",
+        )
+
+    monkeypatch.setattr(
+        registry, "list_models", lambda: [row(3, (), 0.90), row(2, ("champion",), 0.88)]
+    )
+    page = text_of(sign_in(app, world.users["data_scientist"]).get("/dashboard/models").text)
+    champion = page.index("v2 champion 0.880 0.950 92.6% 0.012 1 Dec 2026, 08:30 UTC")
+    challenger = page.index("v3 challenger 0.900 0.950 94.7%")
+    assert champion < challenger
