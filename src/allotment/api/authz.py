@@ -18,6 +18,14 @@ OPERATIONS: frozenset[Role] = frozenset(
     {R.PLANNER, R.CUSTOMER_SERVICE, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}
 )
 
+# Roles that decide how stock is used: commit allocations (customer service and sales call
+# customers, data scientists study models; neither moves stock).
+DECIDE: frozenset[Role] = frozenset({R.PLANNER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN})
+# Roles that talk to customers about their backorders.
+CUSTOMER_FACING: frozenset[Role] = frozenset(
+    {R.CUSTOMER_SERVICE, R.ACCOUNT_MANAGER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}
+)
+
 AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     "me:read": ALL_ROLES,
     "backorders:read": ALL_ROLES,
@@ -25,19 +33,24 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     # Status changes follow supply and escalation: not customer service's or sales' to make.
     "backorders:transition": OPERATIONS - {R.CUSTOMER_SERVICE},
     "models:read": ALL_ROLES,
-    # Dashboard pages over services that have no API route yet (the API's rows, when they come,
-    # should reuse these names).
-    "outreach:read": OPERATIONS | {R.ACCOUNT_MANAGER},
-    "allocations:simulate": OPERATIONS - {R.CUSTOMER_SERVICE},
-    # Committing ships stock and moves backorders: a supervisor's call or above, not a planner's.
-    "allocations:commit": frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}),
+    # Command center, analytics, KPIs: read-only figures for everybody.
+    "insights:read": ALL_ROLES,
+    # Simulate and compare allocations (nothing written): deciders, and data scientists who
+    # compare policies and models on money.
+    "allocations:read": DECIDE | {R.DATA_SCIENTIST},
+    # Commit a plan: it ships stock on hand and moves backorders.
+    "allocations:commit": DECIDE,
     "policies:read": ALL_ROLES,
-    "policies:whatif": (OPERATIONS - {R.CUSTOMER_SERVICE}) | {R.DATA_SCIENTIST},
-    "policies:draft": frozenset({R.DIRECTOR, R.DATA_SCIENTIST, R.ADMIN}),
+    "policies:whatif": DECIDE | {R.DATA_SCIENTIST},
+    # The active policy sets every weight, threshold and approval route: admin only.
     "policies:activate": frozenset({R.ADMIN}),
-    # The approval workflow (the service checks the step's exact role on every decision).
-    "recommendations:submit": OPERATIONS - {R.CUSTOMER_SERVICE},
-    "recommendations:execute": OPERATIONS - {R.CUSTOMER_SERVICE},
+    "outreach:read": OPERATIONS | {R.ACCOUNT_MANAGER},
+    # Dashboard-only rows (no API route yet). A draft changes nothing until an admin activates
+    # it: the people who tune policies may write one.
+    "policies:draft": frozenset({R.DIRECTOR, R.DATA_SCIENTIST, R.ADMIN}),
+    # The approval workflow (the service checks each step's exact role on every decision).
+    "recommendations:submit": DECIDE,
+    "recommendations:execute": DECIDE,
     "approvals:read": frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER, R.ADMIN}),
     "approvals:decide": frozenset(
         {R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER, R.ADMIN}

@@ -74,9 +74,10 @@ class Page:
 
     def check(self, user: WebUser) -> WebUser:
         if not user.may(self.permission):
+            thing, verb = self.permission.split(":", 1)
             raise PermissionDeniedError(
-                f"your role ({user.role.replace('_', ' ')}) may not"
-                f" {self.permission.replace(':', ' ').replace('_', ' ')}",
+                f"your role ({user.role.replace('_', ' ')}) may not {verb} {thing}"
+                " (ask an administrator if you need to)",
                 permission=self.permission,
             )
         return user

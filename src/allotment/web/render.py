@@ -32,11 +32,11 @@ class NavItem:
 
 #: The dashboard's sections, each shown only to roles that hold its permission.
 NAV: tuple[NavItem, ...] = (
-    NavItem("Command center", "/dashboard", "backorders:read"),
+    NavItem("Command center", "/dashboard", "insights:read"),
     NavItem("Backorder queue", "/dashboard/queue", "backorders:read"),
     NavItem("Approvals", "/dashboard/approvals", "approvals:read"),
     NavItem("Outreach", "/dashboard/outreach", "outreach:read"),
-    NavItem("Allocation", "/dashboard/allocation", "allocations:simulate"),
+    NavItem("Allocation", "/dashboard/allocation", "allocations:read"),
     NavItem("Policy", "/dashboard/policy", "policies:read"),
     NavItem("Models", "/dashboard/models", "models:read"),
 )

@@ -13,8 +13,8 @@ from allotment.web.deps import WebUser, action, page
 from allotment.web.render import is_htmx, render
 
 router = APIRouter(prefix="/dashboard/allocation", include_in_schema=False)
-Simulator = Annotated[WebUser, Depends(page("allocations:simulate"))]
-SimulateAction = Annotated[WebUser, Depends(action("allocations:simulate"))]
+Simulator = Annotated[WebUser, Depends(page("allocations:read"))]
+SimulateAction = Annotated[WebUser, Depends(action("allocations:read"))]
 Committer = Annotated[WebUser, Depends(action("allocations:commit"))]
 
 #: The dashboard waits at most this long for the solver (seconds; then greedy per component).

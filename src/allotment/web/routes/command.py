@@ -18,7 +18,7 @@ from allotment.web.format import words
 from allotment.web.render import render
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
-Reader = Annotated[WebUser, Depends(page("backorders:read"))]
+Reader = Annotated[WebUser, Depends(page("insights:read"))]
 
 #: How many of the highest-priority backorders the command center lists.
 CRITICAL = 10
