@@ -46,6 +46,7 @@ def waterfall(expl: BackorderExplanation) -> list[dict[str, Any]]:
                 "end": running,
                 "risk": c.risk,
                 "exposure": c.exposure,
+                "factor": c.factor,
                 "model": c.model,
                 "model_version": c.model_version,
                 "parts": [

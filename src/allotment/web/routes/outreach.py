@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from allotment.api.deps import SessionDep
-from allotment.db.types import utcnow
+from allotment.insights.sql import reference_day
 from allotment.outreach.service import OutreachEntry, outreach_list
 from allotment.policy import service as policy_service
 from allotment.web.deps import WebUser, page
@@ -36,7 +36,10 @@ def outreach(request: Request, session: SessionDep, user: Reader) -> Response:
     """The ranked list with reasons, facts and a drafted message per customer."""
     row, policy = policy_service.active_policy(session)
     result = outreach_list(
-        session, policy=policy, policy_label=f"{row.name} v{row.version}", today=utcnow().date()
+        session,
+        policy=policy,
+        policy_label=f"{row.name} v{row.version}",
+        today=reference_day(session),
     )
     messages = {e.customer_id: draft_message(e, sender=user.name) for e in result.entries}
     return render(request, "outreach.html", {"o": result, "messages": messages}, user=user)

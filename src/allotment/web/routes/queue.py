@@ -16,11 +16,11 @@ from allotment.api.pagination import encode_cursor
 from allotment.api.repositories import backorders as repo
 from allotment.api.repositories.backorders import AgeBucket, BackorderFilters, SortKey, SortOrder
 from allotment.api.routes.backorders import after_cursor
-from allotment.db.types import utcnow
 from allotment.domain.enums import BackorderStatus, Tier
 from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import ScoreSnapshot
 from allotment.errors import AppError
+from allotment.insights.sql import end_of, reference_day
 from allotment.scoring.explanation import LABELS
 from allotment.web.deps import WebUser, page
 from allotment.web.render import is_htmx, render
@@ -169,7 +169,10 @@ def queue_page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the queue as the table shows it, and the cursor of the next page."""
     limit = min(form.limit, max_page)
-    now = utcnow()
+    # Ages count whole days to the backlog's reference day, as the command center does (a
+    # generated world lives on its own calendar).
+    day = reference_day(session)
+    now = end_of(day)
     found = repo.list_queue(
         session=session,
         filters=form.filters,
@@ -201,7 +204,7 @@ def queue_page(
                 "p_churn": snap.p_churn if snap else None,
                 "p_sla": snap.p_sla_breach if snap else None,
                 "p_delay": snap.p_supplier_delay if snap else None,
-                "age_days": max((now - b.created_at).days, 0),
+                "age_days": max((day - b.created_at.date()).days, 0),
                 "degraded": bool(snap.degraded) if snap else False,
             }
         )
