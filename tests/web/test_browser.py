@@ -34,8 +34,21 @@ def browser_page(chromium: Any, server: LiveServer) -> Iterator[Any]:
     context = chromium.new_context(base_url=server.url, viewport={"width": 1366, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    page.on(
+        "console",
+        # A 4xx page is reported as a failed load; anything else (a CSP refusal, a script
+        # error) is a defect of the page.
+        lambda msg: (
+            problems.append(msg.text)
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not problems, problems
 
 
 def sign_in(page: Any, name: str, *, start: str = "/") -> None:

@@ -424,3 +424,17 @@ def test_the_models_page_puts_each_champion_first_with_its_oracle_ratio(
     champion = page.index("v2 champion 0.880 0.950 92.6% 0.012 1 Dec 2026, 08:30 UTC")
     challenger = page.index("v3 challenger 0.900 0.950 94.7%")
     assert champion < challenger
+
+
+def test_pages_allow_only_this_sites_scripts_and_no_framing(app: FastAPI, world: World) -> None:
+    got = sign_in(app, world.users["planner"]).get("/dashboard/queue")
+    assert "script-src 'self'" in got.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in got.headers["content-security-policy"]
+    assert got.headers["x-frame-options"] == "DENY"
+    assert got.headers["cache-control"] == "no-store"
+    # Every script the pages load is vendored and served from the package.
+    for src in set(re.findall(r'<script src="([^"]+)"', got.text)) | {
+        "/static/vendor/chartjs/chart.umd.min.js"
+    }:
+        assert src.startswith("/static/")
+        assert TestClient(app).get(src).status_code == 200
