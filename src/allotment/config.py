@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Relative defaults resolve against the working directory, so a command run from the repository
 # root keeps its state in ./var and ./models, and a test can point everything elsewhere.
 DEFAULT_DATA_DIR = Path("var")
 DEFAULT_MODELS_DIR = Path("models")
+
+#: Where ``allotment notify`` can deliver notifications (``ALLOTMENT_NOTIFY_SINKS``).
+NOTIFY_SINKS = ("log", "webhook", "smtp")
 
 
 class Settings(BaseSettings):
@@ -47,6 +50,58 @@ class Settings(BaseSettings):
     # Largest request body the service reads (bytes); a batch of 1,000 events fits in 1 MiB.
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     max_page_size: int = Field(default=200, ge=1)
+
+    # --- notifications (allotment notify) ---
+    # Comma-separated sinks every notification is enqueued for: log, webhook, smtp.
+    notify_sinks: Annotated[tuple[str, ...], NoDecode] = Field(default=("log",))
+    notify_log_path: Path | None = Field(
+        default=None, description="JSON-lines file; default: <data dir>/notifications.jsonl."
+    )
+    notify_webhook_url: str | None = Field(default=None, description="HTTP(S) URL to POST to.")
+    notify_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_smtp_host: str = "localhost"
+    notify_smtp_port: int = Field(default=25, ge=1, le=65_535)
+    notify_smtp_from: str = "allotment@localhost"
+    notify_smtp_starttls: bool = False
+    notify_smtp_username: str | None = None
+    notify_smtp_password: SecretStr | None = None
+    notify_smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Addresses of recipients by name, e.g. {"role:supervisor": "supervisors@example.com"}
+    # (JSON); a recipient that is itself an address needs no entry.
+    notify_addresses: dict[str, str] = Field(default_factory=dict)
+    # Where SMTP sends what has no address of its own (None: such a notification is dead).
+    notify_smtp_default_to: str | None = None
+    # Deliveries: attempts before a notification is dead, and the exponential backoff (seconds).
+    notify_max_attempts: int = Field(default=8, ge=1)
+    notify_backoff_seconds: float = Field(default=30.0, ge=0)
+    notify_backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    # A delivery claims a notification for this long; a worker killed mid-delivery loses it then.
+    notify_lease_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("notify_sinks", mode="before")
+    @classmethod
+    def _split_sinks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip().lower() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("notify_sinks")
+    @classmethod
+    def _known_sinks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in NOTIFY_SINKS]
+        if unknown:
+            raise ValueError(
+                f"unknown notification sink(s) {', '.join(unknown)};"
+                f" known: {', '.join(NOTIFY_SINKS)}"
+            )
+        if not value:
+            raise ValueError(f"name at least one notification sink: {', '.join(NOTIFY_SINKS)}")
+        return tuple(dict.fromkeys(value))
+
+    @property
+    def resolved_notify_log_path(self) -> Path:
+        """The JSON-lines file the ``log`` sink appends to."""
+        return self.notify_log_path or self.data_dir / "notifications.jsonl"
 
     @field_validator("log_level")
     @classmethod

@@ -12,7 +12,7 @@ from allotment import __version__
 from allotment.api import authz, errors, security
 from allotment.api.deps import Require
 from allotment.api.middleware import BodySizeLimit
-from allotment.api.routes import auth, backorders, models, system
+from allotment.api.routes import audit, auth, backorders, models, notifications, system
 from allotment.config import Settings, get_settings
 from allotment.db.engine import make_engine, make_sessionmaker
 from allotment.errors import AppError
@@ -34,6 +34,8 @@ ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     (API_PREFIX, auth.router),
     (API_PREFIX, backorders.router),
     (API_PREFIX, models.router),
+    (API_PREFIX, audit.router),
+    (API_PREFIX, notifications.router),
 )
 
 

@@ -25,6 +25,8 @@ DECIDE: frozenset[Role] = frozenset({R.PLANNER, R.SUPERVISOR, R.MANAGER, R.DIREC
 CUSTOMER_FACING: frozenset[Role] = frozenset(
     {R.CUSTOMER_SERVICE, R.ACCOUNT_MANAGER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}
 )
+# Roles that answer for decisions (approve, escalate) and the administrators.
+SUPERVISORS_AND_UP: frozenset[Role] = frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN})
 
 AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     "me:read": ALL_ROLES,
@@ -51,10 +53,13 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     # The approval workflow (the service checks each step's exact role on every decision).
     "recommendations:submit": DECIDE,
     "recommendations:execute": DECIDE,
-    "approvals:read": frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER, R.ADMIN}),
-    "approvals:decide": frozenset(
-        {R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER, R.ADMIN}
-    ),
+    "approvals:read": SUPERVISORS_AND_UP | {R.ACCOUNT_MANAGER},
+    "approvals:decide": SUPERVISORS_AND_UP | {R.ACCOUNT_MANAGER},
+    # The trail shows every decision and who made it: the people who answer for decisions
+    # (supervisor and up) and admins. Planners see a backorder's own history on its detail.
+    "audit:read": SUPERVISORS_AND_UP,
+    # The outbox holds messages to customers and roles: who runs the escalations reads it.
+    "notifications:read": SUPERVISORS_AND_UP,
 }
 
 # Routes that need no credentials (besides the OpenAPI documents).

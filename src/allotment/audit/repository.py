@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -81,3 +82,37 @@ def list_records(
 
 def count(*, session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(AuditRecord)) or 0)
+
+
+def query_records(
+    *,
+    session: Session,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> Sequence[AuditRecord]:
+    """Newest first, every filter optional; ``since`` inclusive, ``until`` exclusive (UTC).
+
+    ``before_id`` continues a page (keyset on the id, which follows the chain's order).
+    """
+    stmt = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
+    if entity_type is not None:
+        stmt = stmt.where(AuditRecord.entity_type == entity_type)
+    if entity_id is not None:
+        stmt = stmt.where(AuditRecord.entity_id == entity_id)
+    if actor is not None:
+        stmt = stmt.where(AuditRecord.actor == actor)
+    if action is not None:
+        stmt = stmt.where(AuditRecord.action == action)
+    if since is not None:
+        stmt = stmt.where(AuditRecord.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditRecord.occurred_at < until)
+    if before_id is not None:
+        stmt = stmt.where(AuditRecord.id < before_id)
+    return session.scalars(stmt).all()

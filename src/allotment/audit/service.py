@@ -77,10 +77,12 @@ def _chain_head(session: Session) -> str:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_chain_head(session: Session, _transaction: SessionTransaction) -> None:
-    # Any end (commit, rollback, a savepoint released or rolled back) forgets it: the next
-    # append locks and reads the head again.
-    session.info.pop(_HEAD_KEY, None)
+def _forget_chain_head(session: Session, transaction: SessionTransaction) -> None:
+    # The end of the transaction or of a savepoint (released or rolled back) forgets it: the
+    # next append locks and reads the head again. The internal subtransaction every flush opens
+    # ends too, and changes nothing: forgetting there would re-read the head on every append.
+    if transaction.nested or transaction.parent is None:
+        session.info.pop(_HEAD_KEY, None)
 
 
 def record_content(

@@ -12,9 +12,11 @@ from allotment.cli import audit as audit_cli
 from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
 from allotment.cli import demo as demo_cli
+from allotment.cli import escalate as escalate_cli
 from allotment.cli import generate as generate_cli
 from allotment.cli import io as io_cli
 from allotment.cli import models as models_cli
+from allotment.cli import notify as notify_cli
 from allotment.cli import outreach as outreach_cli
 from allotment.cli import policy as policy_cli
 from allotment.cli import recommend as recommend_cli
@@ -46,3 +48,5 @@ app.command("outreach")(outreach_cli.outreach)
 app.command("allocate")(allocate_cli.allocate)
 app.command("recommend")(recommend_cli.recommend)
 app.command("serve")(serve_cli.serve)
+app.command("escalate")(escalate_cli.escalate)
+app.command("notify")(notify_cli.notify)

@@ -797,3 +797,62 @@ class Approval(Base):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     recommendation: Mapped[Recommendation] = relationship(back_populates="approvals")
+
+
+# --- escalations and the notification outbox -----------------------------------------------
+
+#: Statuses of an outbox notification.
+NOTIFICATION_STATUSES: tuple[str, ...] = ("pending", "retrying", "sent", "dead")
+
+
+class BackorderEscalation(Base):
+    """One escalation level a backorder reached (applied once: unique per trigger threshold)."""
+
+    __tablename__ = "backorder_escalations"
+    __table_args__ = (
+        UniqueConstraint("backorder_id", "days_overdue", name="uq_backorder_escalations_level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"))
+    # The trigger's threshold (days past the promised date) that identifies the level ...
+    days_overdue: Mapped[int] = mapped_column(Integer)
+    # ... and the days overdue the backorder actually had when it was applied.
+    reached_days: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    # Whether the level moved the backorder to ``escalated`` (notify-only levels do not).
+    escalated: Mapped[bool] = mapped_column(Boolean)
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_by: Mapped[str] = mapped_column(String(120))
+
+
+class Notification(Base):
+    """A message waiting in (or delivered from) the outbox, for one delivery channel."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", "channel", name="uq_notifications_dedupe_key_channel"),
+        CheckConstraint("status IN ('pending', 'retrying', 'sent', 'dead')", name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_nonneg"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "escalation", "approval_waiting", "approval_reminder", "customer_eta_change", ...
+    kind: Mapped[str] = mapped_column(String(32))
+    # "role:<role>", "customer:<code>", "user:<name>" or an e-mail address.
+    recipient: Mapped[str] = mapped_column(String(200))
+    # The sink that delivers it: "log", "webhook" or "smtp".
+    channel: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dedupe_key: Mapped[str] = mapped_column(String(200))

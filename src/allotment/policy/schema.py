@@ -148,6 +148,10 @@ class Approvals(_Strict):
     # Tiers whose recommendations always add this role, whatever the amount.
     always_add: dict[Tier, Role] = Field(default_factory=lambda: _vip_adds_account_manager())
     notify_on_auto: tuple[Role, ...] = ("planner",)
+    # A recommendation waiting in ``pending_approval`` longer than this (hours since it was
+    # created) gets a reminder to its approval chain, and another each further period
+    # (``allotment escalate``).
+    remind_after_hours: int = Field(24, ge=1)
 
     @field_validator("steps")
     @classmethod

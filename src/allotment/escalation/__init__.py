@@ -1,0 +1,1 @@
+"""Escalations: the policy's days-overdue triggers on the backlog (``allotment escalate``)."""

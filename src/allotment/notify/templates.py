@@ -1,0 +1,107 @@
+"""The message templates of every notification kind (``string.Template``, ``$name`` fields).
+
+A template names the context keys it needs; rendering with a key missing is an error at enqueue
+time (:class:`NotificationTemplateError`), never a message with a hole in it. Values are rendered
+with ``str``; callers pass money already formatted (``$12,500.00``) and dates as ISO strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from allotment.errors import AppError
+
+
+class NotificationTemplateError(AppError):
+    """No template for the kind, or the context lacks a field the template uses."""
+
+    status_code = 422
+    code = "notification_template_invalid"
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A subject and a body template for one kind of notification."""
+
+    subject: Template
+    body: Template
+
+    def fields(self) -> frozenset[str]:
+        """The context keys the template uses."""
+        return frozenset(self.subject.get_identifiers()) | frozenset(self.body.get_identifiers())
+
+
+def _t(subject: str, body: str) -> MessageTemplate:
+    return MessageTemplate(Template(subject), Template(body))
+
+
+TEMPLATES: Mapping[str, MessageTemplate] = {
+    "escalation": _t(
+        "[$level_label] Backorder $backorder_number is $days_overdue days overdue",
+        "Backorder $backorder_number ($customer_name, $tier) was promised for $promised_date"
+        " and is $days_overdue days overdue.\n"
+        "Escalation level: $days_threshold days overdue -> $action ($role).\n"
+        "Open quantity: $open_quantity; value at risk: $value_at_risk.\n"
+        "Status: $status.",
+    ),
+    "approval_waiting": _t(
+        "Approval needed: $kind_label for backorder $backorder_number ($amount)",
+        "Recommendation $recommendation_id ($kind_label for backorder $backorder_number)"
+        " waits for approval by the $role.\n"
+        "Routed amount: $amount; net value: $net_value.\n"
+        "Chain: $chain.\n"
+        "$explanation",
+    ),
+    "approval_reminder": _t(
+        "Reminder: recommendation $recommendation_id has waited $hours_waiting hours",
+        "Recommendation $recommendation_id ($kind_label for backorder $backorder_number,"
+        " routed amount $amount) has waited $hours_waiting hours for approval"
+        " (reminder $reminder; the policy reminds every $remind_after_hours hours).\n"
+        "Chain: $chain.",
+    ),
+    "customer_eta_change": _t(
+        "New expected date for your order $order_number",
+        "Dear $customer_name,\n"
+        "the expected delivery date of $quantity x $product_name on order $order_number"
+        " (line $line_no) has changed from $old_eta to $new_eta.\n"
+        "Reference: $backorder_number.",
+    ),
+}
+
+
+def render(kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """The subject and body of a ``kind`` notification with ``context`` filled in.
+
+    Parameters
+    ----------
+    kind
+        A key of :data:`TEMPLATES`.
+    context
+        Values for the template's fields (extra keys are allowed and ignored).
+
+    Returns
+    -------
+    tuple of str
+        ``(subject, body)``.
+
+    Raises
+    ------
+    NotificationTemplateError
+        An unknown kind, or a field the template uses missing from ``context``.
+    """
+    template = TEMPLATES.get(kind)
+    if template is None:
+        raise NotificationTemplateError(
+            f"no template for notification kind {kind!r}; known: {', '.join(sorted(TEMPLATES))}",
+            field="kind",
+        )
+    missing = sorted(template.fields() - set(context))
+    if missing:
+        raise NotificationTemplateError(
+            f"notification {kind!r} needs {', '.join(missing)} in its context", field="context"
+        )
+    values = {k: str(v) for k, v in context.items()}
+    return template.subject.substitute(values), template.body.substitute(values)
