@@ -438,3 +438,31 @@ def test_pages_allow_only_this_sites_scripts_and_no_framing(app: FastAPI, world:
     }:
         assert src.startswith("/static/")
         assert TestClient(app).get(src).status_code == 200
+
+
+def test_simulation_and_what_if_work_as_plain_forms_and_as_fragments(
+    app: FastAPI, world: World
+) -> None:
+    planner = sign_in(app, world.users["planner"])
+    token = csrf(planner)
+    page = planner.post("/dashboard/allocation/simulate", data={"csrf_token": token})
+    assert page.status_code == 200
+    assert "<html" in page.text and 'id="simulation"' in page.text  # no JavaScript: a page
+    fragment = planner.post(
+        "/dashboard/allocation/simulate", data={"csrf_token": token}, headers={"HX-Request": "true"}
+    )
+    assert "<html" not in fragment.text and 'id="simulation"' in fragment.text
+    document = html.unescape(
+        re.search(  # type: ignore[union-attr]
+            r'<textarea id="document"[^>]*>(.*?)</textarea>',
+            planner.get("/dashboard/policy").text,
+            re.S,
+        ).group(1)
+    ).replace("vip: 5.0", "vip: 1.0")
+    whatif = planner.post(
+        "/dashboard/policy/whatif", data={"csrf_token": token, "document": document}
+    )
+    assert whatif.status_code == 200 and "<html" in whatif.text
+    assert 'id="movers"' in whatif.text and "multiplier ×5 → ×1" in whatif.text
+    # The edited draft stays in the editor, next to its preview.
+    assert "vip: 1.0" in html.unescape(whatif.text)
