@@ -466,3 +466,11 @@ def test_simulation_and_what_if_work_as_plain_forms_and_as_fragments(
     assert 'id="movers"' in whatif.text and "multiplier ×5 → ×1" in whatif.text
     # The edited draft stays in the editor, next to its preview.
     assert "vip: 1.0" in html.unescape(whatif.text)
+
+
+def test_the_detail_page_offers_the_neighbours_in_the_ranking(app: FastAPI, world: World) -> None:
+    ranked = sorted(world.backorders, key=lambda b: -world.priorities[b.id])
+    middle = ranked[2]
+    page = sign_in(app, world.users["planner"]).get(f"/dashboard/backorders/{middle.id}").text
+    assert f"the one ranked just above ({ranked[1].number})" in page
+    assert f"the one ranked just below ({ranked[3].number})" in page

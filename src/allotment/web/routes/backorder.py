@@ -119,6 +119,7 @@ def backorder(
         "gauge_high": GAUGE_HIGH,
         "eta": _eta(snap, found.po_line),
         "recommendations": [rec_view(session, r, user) for r in recommendations],
+        "neighbours": repo.neighbours(session=session, backorder=found.row.backorder),
         "decisions": DECISIONS,
     }
     response = render(request, "backorder.html", context, user=user)
