@@ -58,6 +58,43 @@ def test_minimum_fill_is_honoured_against_a_higher_priority_line() -> None:
     assert result.line(vip.line_id).allocated == 5
 
 
+def test_customer_fill_commitment_is_met_over_all_its_lines() -> None:
+    # Customer 7 is promised half of its 20 open units, on two SKUs. SKU-B has 6 units for it;
+    # the other 4 must come from SKU-A, which a $100 line would otherwise take completely.
+    a = line(customer_id=7, quantity=10, priority_weight=1.0)
+    b = line(customer_id=7, quantity=10, priority_weight=1.0, sku="SKU-B")
+    rival = line(customer_id=8, quantity=10, priority_weight=100.0)
+    on_hand = (OnHand("SKU-A", "DC-East", 10), OnHand("SKU-B", "DC-East", 6))
+    free = problem(a, b, rival, on_hand=on_hand)
+    assert [solve(free).line(x.line_id).allocated for x in (a, b, rival)] == [0, 6, 10]
+    committed = replace(free, customer_minimum_fill={7: 0.5})
+    result = solve(committed)
+    assert [result.line(x.line_id).allocated for x in (a, b, rival)] == [4, 6, 6]
+    assert result.stats["components"] == 1  # the commitment links SKU-A and SKU-B
+    assert "customer_minimum_fill[customer 7]" in result.binding()
+    # Greedy meets it too, with line a first (ties by line id): 10 units of SKU-A the $100 line
+    # then misses, $16 in all against $610.
+    g = greedy(committed)
+    assert (g.unmet, g.objective, result.objective) == (
+        [],
+        pytest.approx(16.0),
+        pytest.approx(610.0),
+    )
+
+
+def test_customer_fill_commitment_supply_cannot_meet_is_infeasible() -> None:
+    a = line(customer_id=7, quantity=10)
+    b = line(customer_id=7, quantity=10, sku="SKU-B")
+    on_hand = (OnHand("SKU-A", "DC-East", 5), OnHand("SKU-B", "DC-East", 4))
+    p = problem(a, b, on_hand=on_hand, customer_minimum_fill={7: 0.5})
+    result = solve(p)
+    assert result.status == "infeasible"
+    assert "customer_minimum_fill[customer 7]" in result.conflicts
+    relaxed = solve(p, relax_minimum_fill=True)
+    assert relaxed.status == "relaxed"
+    assert relaxed.line(a.line_id).allocated + relaxed.line(b.line_id).allocated == 9
+
+
 def test_locked_allocation_is_kept() -> None:
     vip = line(priority_weight=100.0)
     locked = line(priority_weight=1.0, locked_quantity=4)
@@ -200,6 +237,18 @@ def test_invalid_input_names_the_field(bad: dict[str, object], field: str) -> No
         solve(problem(line(**bad)))
     assert err.value.field == field
     assert err.value.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("commitments", "field"),
+    [({1: 0.5}, "customer_minimum_fill.1"), ({42: 1.5}, "customer_minimum_fill.42")],
+)
+def test_invalid_fill_commitment_names_the_customer(
+    commitments: dict[int, float], field: str
+) -> None:
+    with pytest.raises(AllocationInputInvalidError) as err:
+        solve(problem(line(customer_id=42), customer_minimum_fill=commitments))
+    assert err.value.field == field
 
 
 def test_greedy_fills_by_priority_and_fcfs_by_order_date() -> None:

@@ -9,13 +9,19 @@ from sqlalchemy.orm import Session
 
 from allotment.allocation import service
 from allotment.domain import backorders as bo_svc
-from allotment.domain.enums import AllocationStatus, BackorderStatus, Tier
+from allotment.domain.enums import (
+    AllocationStatus,
+    BackorderStatus,
+    PurchaseOrderStatus,
+    Tier,
+)
 from allotment.domain.models import (
     Allocation,
     AllocationRun,
     AuditRecord,
     Backorder,
     InventoryPosition,
+    PurchaseOrderLine,
 )
 from tests import factories
 
@@ -69,11 +75,15 @@ def test_build_problem_reads_demand_supply_and_falls_back_to_value_at_risk(
     assert weights == {vip.id: 2500.0, std.id: 500.0}
     assert [(s.sku, s.location, s.quantity) for s in p.on_hand] == [("SKU-A", "WH-East", 30)]
     assert [po.quantity for po in p.in_transit] == [20]
-    assert {ln.minimum_fill for ln in p.lines} == {0.95}
+    # The contracts' 95 % fill-rate commitment, per customer (one line each here).
+    customers = {ln.customer_id for ln in p.lines}
+    assert len(customers) == 2
+    assert p.customer_minimum_fill == dict.fromkeys(customers, 0.95)
+    assert {ln.minimum_fill for ln in p.lines} == {0.0}
 
 
 def test_commit_ships_stock_moves_statuses_audits_and_next_run_compares(session: Session) -> None:
-    vip, std, prod_id, loc_id = _world(session)
+    vip, std, _, _ = _world(session)
     first = service.run(session, as_of=AS_OF)
     assert first.result.status == "optimal"
     assert first.result.objective >= first.greedy.objective
@@ -101,12 +111,32 @@ def test_commit_ships_stock_moves_statuses_audits_and_next_run_compares(session:
     assert audit.entity_id == str(run.id) and audit.after is not None
     assert audit.after["resolved"] == 1 and audit.after["partially_resolved"] == 1
 
-    # A new VIP backorder competes for the PO line: the standard line loses 5 reserved units.
+    # The PO line is cancelled: the standard line's 15 reserved units are not held any more,
+    # and nothing else can serve it.
+    po = session.scalars(select(PurchaseOrderLine)).one()
+    po.status = PurchaseOrderStatus.CANCELLED
+    session.commit()
+    second = service.run(session, as_of=AS_OF)
+    c = second.comparison
+    assert second.result.line(std.id).allocated == 0
+    assert (c.previous_run_id, c.improved, c.deteriorated) == (run.id, 0, 1)
+    assert c.value_lost == 7500.0  # 15 units x $500
+    assert session.scalars(select(AllocationRun)).one().id == run.id  # a simulation writes nothing
+
+
+def test_units_reserved_by_a_committed_run_are_locked(session: Session) -> None:
+    _, std, prod_id, loc_id = _world(session)
+    service.commit(
+        session, outcome=service.run(session, as_of=AS_OF), actor="planner.kim", reason="weekly"
+    )
+    session.commit()
+    # A new VIP backorder would outbid the standard line for the PO line, but the standard
+    # line's 15 units reserved on it are locked: the newcomer gets the 5 units left.
     newcomer = _backorder(session, product_id=prod_id, location_id=loc_id, tier=Tier.VIP, qty=10)
     session.commit()
     second = service.run(session, as_of=AS_OF)
-    assert second.result.line(newcomer.id).allocated == 10
-    c = second.comparison
-    assert (c.previous_run_id, c.improved, c.deteriorated) == (run.id, 0, 1)
-    assert c.value_lost == 2500.0  # 5 units x $500
-    assert session.scalars(select(AllocationRun)).one().id == run.id  # a simulation writes nothing
+    locked = {ln.line_id: ln.locked_quantity for ln in second.built.problem.lines}
+    assert locked == {std.id: 15, newcomer.id: 0}
+    assert second.result.line(std.id).allocated == 15
+    assert second.result.line(newcomer.id).allocated == 5
+    assert second.comparison.deteriorated == 0

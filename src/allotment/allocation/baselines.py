@@ -3,8 +3,8 @@
 ``greedy`` fills lines in priority order (highest priority weight first), each from its most
 profitable sources; ``fcfs`` fills them in order-date order. Both honour supply, open quantity,
 all-or-nothing orders and protected shares; they serve locked quantities and minimum fills
-first, in the same order, and report what they could not meet. Greedy is also the optimizer's
-fallback for a component the solver cannot finish in time.
+first (then customers' fill commitments), in the same order, and report what they could not
+meet. Greedy is also the optimizer's fallback for a component the solver cannot finish in time.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from allotment.allocation.model import (
+    CUSTOMER_MINIMUM_FILL,
     LOCKED,
     MINIMUM_FILL,
     FloatArray,
     IntArray,
     Network,
     build_network,
+    gc_paused,
 )
 from allotment.allocation.problem import AllocationProblem
 from allotment.allocation.validate import validate
@@ -67,41 +69,45 @@ def greedy_flows(
     )
     rank, quantity, group = v["line_rank"], v["line_quantity"], v["line_group"]
     capacity, limits = v["node_capacity"], v["protect_limit"]
-    protect_ranks = [r for r, lim in enumerate(limits) if any(math.isfinite(u) for u in lim)]
-    # Sparse state: only nodes touched by these lines are ever read or written.
-    remaining: dict[int, float] = {}
-    lower_used: dict[tuple[int, int], float] = {}
+    protect_ranks: list[int] = v["protect_ranks"]
+    # Per node: units left, and per capped tier rank the units lower tiers took (lists: the
+    # loop below is plain Python, where list indexing is the cheapest lookup).
+    remaining = list(capacity)
+    caps = [(r, limits[r], [0.0] * len(capacity)) for r in protect_ranks]
     taken: dict[int, float] = {}
-
-    def room(a: int, line_rank: int) -> float:
-        n = arc_node[a]
-        avail = remaining.get(n, capacity[n])
-        for r in protect_ranks:
-            if r < line_rank:
-                lim = limits[r][n]
-                if lim != math.inf:
-                    avail = min(avail, lim - lower_used.get((r, n), 0.0))
-        return float(max(0.0, math.floor(avail + 1e-9)))
+    floor, inf = math.floor, math.inf
 
     def take(a: int, units: float, line_rank: int) -> None:
         n = arc_node[a]
-        remaining[n] = remaining.get(n, capacity[n]) - units
-        for r in protect_ranks:
+        remaining[n] -= units
+        for r, _, lower_used in caps:
             if r < line_rank:
-                lower_used[(r, n)] = lower_used.get((r, n), 0.0) + units
+                lower_used[n] += units
         taken[a] = taken.get(a, 0.0) + units
 
-    def fill(i: int, need: float, positive_only: bool, log: list[tuple[int, float]]) -> float:
+    def fill(
+        i: int, need: float, positive_only: bool, log: list[tuple[int, float]] | None = None
+    ) -> float:
+        """Give line ``i`` up to ``need`` units; returns what is still missing."""
         lr = rank[i]
         for a in by_line[starts[i] : starts[i + 1]]:
             if need <= 0:
                 break
             if positive_only and gain[a] <= 0:
                 break
-            u = min(need, room(a, lr))
+            n = arc_node[a]
+            avail = remaining[n]
+            if avail < 1.0 - 1e-9:  # exhausted: not one whole unit left (the common case)
+                continue
+            for r, lim, lower_used in caps:
+                if r < lr and lim[n] != inf and lim[n] - lower_used[n] < avail:
+                    avail = lim[n] - lower_used[n]
+            whole = float(floor(avail + 1e-9))
+            u = need if need < whole else whole
             if u > 0:
                 take(a, u, lr)
-                log.append((a, u))
+                if log is not None:
+                    log.append((a, u))
                 need -= u
         return need
 
@@ -142,9 +148,31 @@ def greedy_flows(
                 tried.add(group[i])
                 try_group(group[i], forced=True)
             continue
-        log1: list[tuple[int, float]] = []
-        fill(i, low - given[i], False, log1)
-        given[i] += sum(u for _, u in log1)
+        need = low - given[i]
+        given[i] += need - fill(i, need, False)
+    # Pass 1b: customers' fill commitments (together over their lines), in the same order.
+    commitment, commitment_units = v["line_commitment"], v["commitment_units"]
+    got: dict[int, float] = {}
+    for i in ordered:
+        if commitment[i] >= 0:
+            got[commitment[i]] = got.get(commitment[i], 0.0) + given[i]
+    for i in ordered:
+        k = commitment[i]
+        need = math.ceil(commitment_units[k] - 1e-9) - got[k] if k >= 0 else 0.0
+        if need <= 0:
+            continue
+        if group[i] >= 0:
+            # An order belongs to one customer: the whole order counts towards it.
+            if group[i] not in tried:
+                tried.add(group[i])
+                before = sum(given[j] for j in group_members[group[i]])
+                try_group(group[i], forced=True)
+                got[k] += sum(given[j] for j in group_members[group[i]]) - before
+            continue
+        need = min(need, quantity[i] - given[i])
+        units = need - fill(i, need, False)
+        given[i] += units
+        got[k] += units
     # Pass 2: everything else that earns money.
     for i in ordered:
         if group[i] >= 0:
@@ -152,9 +180,8 @@ def greedy_flows(
                 tried.add(group[i])
                 try_group(group[i], forced=False)
             continue
-        log2: list[tuple[int, float]] = []
-        fill(i, quantity[i] - given[i], True, log2)
-        given[i] += sum(u for _, u in log2)
+        need = quantity[i] - given[i]
+        given[i] += need - fill(i, need, True)
     if taken:
         keys = np.fromiter(taken.keys(), dtype=np.int64, count=len(taken))
         x[keys] += np.fromiter(taken.values(), dtype=np.float64, count=len(taken))
@@ -164,13 +191,21 @@ def greedy_flows(
             unmet.append(net.row_name(LOCKED, i))
         if given[i] + 1e-9 < minimum[i]:
             unmet.append(net.row_name(MINIMUM_FILL, i))
+    total: dict[int, float] = {}
+    for i in ordered:
+        if commitment[i] >= 0:
+            total[commitment[i]] = total.get(commitment[i], 0.0) + given[i]
+    for k, units in sorted(total.items()):
+        if units + 1e-9 < commitment_units[k]:
+            unmet.append(net.row_name(CUSTOMER_MINIMUM_FILL, int(net.commitment_line[k])))
     return x, unmet
 
 
 def priority_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
     """Highest priority weight first; ties by line id."""
-    lines = net.problem.lines
-    return lambda i: (-lines[i].priority_weight, lines[i].line_id)
+    v = net.as_lists  # built once per network: this key is made for every MIP's warm start
+    weight, ids = v["line_weight"], v["line_id"]
+    return lambda i: (-weight[i], ids[i])
 
 
 def fcfs_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
@@ -179,6 +214,7 @@ def fcfs_key(net: Network) -> Callable[[int], tuple[float | int | str, ...]]:
     return lambda i: (lines[i].ordered_on.toordinal(), lines[i].line_id)
 
 
+@gc_paused
 def _run(
     name: str,
     problem: AllocationProblem,

@@ -18,11 +18,14 @@ below; each row keeps its family name and subject, so explanations can name it.
 
 from __future__ import annotations
 
+import functools
+import gc
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from operator import attrgetter
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +43,7 @@ SUPPLY_PO_LINE = "supply_po_line"
 OPEN_QUANTITY = "open_quantity"
 ALL_OR_NOTHING = "all_or_nothing"
 MINIMUM_FILL = "minimum_fill"
+CUSTOMER_MINIMUM_FILL = "customer_minimum_fill"
 PROTECTED_SHARE = "protected_share"
 LOCKED = "locked"
 INF = math.inf
@@ -49,6 +53,33 @@ INF = math.inf
 #: one that prices the next unit (the right derivative), and the plan, rounded back to whole
 #: units, is the same vertex.
 PERTURBATION = 1e-5
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def gc_paused(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with the cyclic garbage collector paused.
+
+    A solve creates a few hundred thousand small objects (plan rows, reasons, greedy's dicts)
+    and no reference cycles; every generation-2 collection on the way would scan all of them
+    and the problem's lines again (measured: a third of the read-back time at 100k lines).
+    Reference counting still frees everything; the collector is switched back on afterwards,
+    unless it was off already.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -75,6 +106,9 @@ class Network:
     line_locked: FloatArray
     line_minimum: FloatArray  # units (minimum fill × quantity)
     line_group: IntArray  # all-or-nothing group, -1 for none
+    line_commitment: IntArray  # customer fill commitment, -1 for none
+    commitment_units: FloatArray  # units the commitment's lines must get together
+    commitment_line: IntArray  # the commitment's first line (its row's subject)
     arc_line: IntArray
     arc_node: IntArray
     arc_gain: FloatArray  # USD per unit
@@ -118,19 +152,38 @@ class Network:
             "arc_line": self.arc_line.tolist(),
             "arc_gain": self.arc_gain.tolist(),
             "line_rank": self.line_rank.tolist(),
+            "line_weight": self.line_weight.tolist(),
+            "line_id": [line.line_id for line in self.problem.lines],
             "line_quantity": self.line_quantity.tolist(),
             "line_group": self.line_group.tolist(),
             "line_locked": self.line_locked.tolist(),
             "line_minimum": self.line_minimum.tolist(),
+            "line_commitment": self.line_commitment.tolist(),
+            "commitment_units": self.commitment_units.tolist(),
             "node_capacity": self.node_capacity.tolist(),
             "protect_limit": self.protect_limit.tolist(),
+            # Tier ranks that cap some node: the only ones greedy has to check.
+            "protect_ranks": np.flatnonzero(np.isfinite(self.protect_limit).any(axis=1)).tolist(),
         }
 
-    def node_name(self, n: int) -> str:
+    @cached_property
+    def node_names(self) -> list[str]:
         """``SKU@LOCATION`` for stock on hand, ``PO line <id>`` for in-transit supply."""
-        if self.node_kind[n] == ON_HAND:
-            return f"{self.skus[self.node_sku[n]]}@{self.node_location[n]}"
-        return f"PO line {self.node_po_line[n]}"
+        skus = self.skus
+        return [
+            f"{skus[s]}@{loc}" if kind == ON_HAND else f"PO line {po}"
+            for kind, s, loc, po in zip(
+                self.node_kind.tolist(),
+                self.node_sku.tolist(),
+                self.node_location,
+                self.node_po_line.tolist(),
+                strict=True,
+            )
+        ]
+
+    def node_name(self, n: int) -> str:
+        """The name of supply node ``n`` (see :attr:`node_names`)."""
+        return self.node_names[n]
 
     def row_name(self, family: str, subject: int, extra: int = -1) -> str:
         """The name of one constraint row, as it appears in explanations."""
@@ -140,6 +193,8 @@ class Network:
             return f"{SUPPLY_PO_LINE}[{self.node_po_line[subject]}]"
         if family == PROTECTED_SHARE:
             return f"{PROTECTED_SHARE}[{self.node_name(subject)}, {TIER_ORDER[extra]}]"
+        if family == CUSTOMER_MINIMUM_FILL:
+            return f"{family}[customer {self.problem.lines[subject].customer_id}]"
         return f"{family}[{self.problem.lines[subject].name}]"
 
 
@@ -152,53 +207,48 @@ def _days(problem: AllocationProblem, day: object) -> float:
 
 def build_network(problem: AllocationProblem) -> Network:
     """Enumerate supply nodes and every arc that can serve a line (the variables)."""
-    sku_index: dict[str, int] = {}
-
-    def sku_of(name: str) -> int:
-        return sku_index.setdefault(name, len(sku_index))
-
-    kinds: list[int] = []
-    n_sku: list[int] = []
-    n_loc: list[str] = []
-    n_po: list[int] = []
-    n_cap: list[float] = []
-    n_avail: list[float] = []
-    n_p: list[float] = []
-    n_late: list[float] = []
-    stock_node: dict[tuple[str, str], int] = {}
-    for stock in problem.on_hand:
-        stock_node[(stock.sku, stock.location)] = len(kinds)
-        kinds.append(ON_HAND)
-        n_sku.append(sku_of(stock.sku))
-        n_loc.append(stock.location)
-        n_po.append(-1)
-        n_cap.append(float(stock.quantity))
-        n_avail.append(0.0)
-        n_p.append(0.0)
-        n_late.append(0.0)
+    # One pass over the lines' attributes (attrgetter runs in C; this is 100k lines).
+    line_sku_name, line_location = (
+        (list(col) for col in zip(*map(attrgetter("sku", "location"), problem.lines), strict=True))
+        if problem.lines
+        else ([], [])
+    )
+    stock_node: dict[tuple[str, str], int] = {
+        (stock.sku, stock.location): n for n, stock in enumerate(problem.on_hand)
+    }
     # A zero-stock node where a line's own SKU is asked for, so the shadow price of one more
     # unit there is reported even when nothing is on hand.
-    for line in problem.lines:
-        key = (line.sku, line.location)
-        if key not in stock_node:
-            stock_node[key] = len(kinds)
-            kinds.append(ON_HAND)
-            n_sku.append(sku_of(line.sku))
-            n_loc.append(line.location)
-            n_po.append(-1)
-            n_cap.append(0.0)
-            n_avail.append(0.0)
-            n_p.append(0.0)
-            n_late.append(0.0)
-    for po in problem.in_transit:
-        kinds.append(PO_LINE)
-        n_sku.append(sku_of(po.sku))
-        n_loc.append(po.location)
-        n_po.append(po.po_line_id)
-        n_cap.append(float(po.quantity))
-        n_avail.append(max(0.0, _days(problem, po.expected_arrival)))
-        n_p.append(po.p_delay)
-        n_late.append(po.days_late_if_delayed)
+    missing = [
+        key
+        for key in dict.fromkeys(zip(line_sku_name, line_location, strict=True))
+        if key not in stock_node
+    ]
+    for key in missing:
+        stock_node[key] = len(stock_node)
+    pos = problem.in_transit
+    n_stock = len(problem.on_hand)
+    kinds = [ON_HAND] * (n_stock + len(missing)) + [PO_LINE] * len(pos)
+    node_sku_name = (
+        [stock.sku for stock in problem.on_hand] + [k[0] for k in missing] + [po.sku for po in pos]
+    )
+    # SKU numbers in order of first appearance among the nodes.
+    sku_index = {name: k for k, name in enumerate(dict.fromkeys(node_sku_name))}
+    n_sku = [sku_index[name] for name in node_sku_name]
+    n_loc = (
+        [stock.location for stock in problem.on_hand]
+        + [k[1] for k in missing]
+        + [po.location for po in pos]
+    )
+    n_po = [-1] * (n_stock + len(missing)) + [po.po_line_id for po in pos]
+    n_cap = (
+        [float(stock.quantity) for stock in problem.on_hand]
+        + [0.0] * len(missing)
+        + [float(po.quantity) for po in pos]
+    )
+    no_wait = [0.0] * (n_stock + len(missing))
+    n_avail = no_wait + [max(0.0, _days(problem, po.expected_arrival)) for po in pos]
+    n_p = no_wait + [po.p_delay for po in pos]
+    n_late = no_wait + [po.days_late_if_delayed for po in pos]
 
     subs_of: dict[str, list[tuple[str, float]]] = {}
     for sub in problem.substitutes:
@@ -237,8 +287,8 @@ def build_network(problem: AllocationProblem) -> Network:
     loc_index: dict[str, int] = {}
     for name in n_loc:
         loc_index.setdefault(name, len(loc_index))
-    for line in problem.lines:
-        loc_index.setdefault(line.location, len(loc_index))
+    for name in line_location:
+        loc_index.setdefault(name, len(loc_index))
     for ln in problem.lanes:
         loc_index.setdefault(ln.origin, len(loc_index))
         loc_index.setdefault(ln.destination, len(loc_index))
@@ -250,7 +300,7 @@ def build_network(problem: AllocationProblem) -> Network:
         lane_cost[loc_index[ln.origin], loc_index[ln.destination]] = ln.cost_per_unit
         lane_lead[loc_index[ln.origin], loc_index[ln.destination]] = ln.lead_time_days
     node_loc_idx = np.array([loc_index[x] for x in n_loc], dtype=np.int64)
-    line_loc_idx = np.array([loc_index[ln.location] for ln in problem.lines], dtype=np.int64)
+    line_loc_idx = np.array([loc_index[x] for x in line_location], dtype=np.int64)
     cost = lane_cost[node_loc_idx[node], line_loc_idx[line_idx]]
     ok = np.isfinite(cost)
     node, line_idx, premium, cost = node[ok], line_idx[ok], premium[ok], cost[ok]
@@ -299,13 +349,14 @@ def build_network(problem: AllocationProblem) -> Network:
         node_po_line=np.array(n_po, dtype=np.int64),
         node_capacity=node_capacity,
         node_available=np.array(n_avail, dtype=np.float64),
-        line_sku=np.array([sku_index[ln.sku] for ln in lines], dtype=np.int64),
+        line_sku=np.array([sku_index[x] for x in line_sku_name], dtype=np.int64),
         line_quantity=line_quantity,
         line_weight=line_weight,
         line_rank=line_rank,
         line_locked=np.array([ln.locked_quantity for ln in lines], dtype=np.float64),
         line_minimum=np.array([ln.minimum_fill * ln.quantity for ln in lines], dtype=np.float64),
         line_group=np.array(l_group, dtype=np.int64),
+        **_commitments(problem, line_quantity),
         arc_line=arc_line,
         arc_node=arc_node,
         arc_gain=line_weight[arc_line] - transfer - substitution - lateness,
@@ -318,6 +369,32 @@ def build_network(problem: AllocationProblem) -> Network:
         protect_reserved=reserved,
         n_groups=len(groups),
     )
+
+
+def _commitments(problem: AllocationProblem, line_quantity: FloatArray) -> dict[str, Any]:
+    """Per line its customer's fill commitment (-1: none); per commitment the units its lines
+    must get together (share × their open quantity) and its first line."""
+    share = problem.customer_minimum_fill
+    index: dict[int, int] = {}
+    line_commitment = np.array(
+        [
+            index.setdefault(ln.customer_id, len(index))
+            if share.get(ln.customer_id, 0.0) > 0
+            else -1
+            for ln in problem.lines
+        ],
+        dtype=np.int64,
+    )
+    has = line_commitment >= 0
+    total = np.bincount(line_commitment[has], weights=line_quantity[has], minlength=len(index))
+    rate = np.array([share[c] for c in index], dtype=np.float64)
+    members = np.flatnonzero(has)
+    _, first_member = np.unique(line_commitment[members], return_index=True)
+    return {
+        "line_commitment": line_commitment,
+        "commitment_units": rate * total if len(index) else np.zeros(0),
+        "commitment_line": members[first_member].astype(np.int64),
+    }
 
 
 def _protection(
@@ -359,9 +436,10 @@ def _protection(
 
 
 def components(net: Network, *, link_orders: bool = True) -> tuple[IntArray, IntArray]:
-    """Independent sub-problems: SKUs linked through consented substitutes or an order's
-    all-or-nothing lines (union-find over SKUs); ``link_orders=False`` ignores the latter
-    (the sub-problems once every all-or-nothing choice is fixed).
+    """Independent sub-problems: SKUs linked through consented substitutes, an order's
+    all-or-nothing lines or a customer's fill commitment (union-find over SKUs);
+    ``link_orders=False`` ignores all-or-nothing orders (the sub-problems once every
+    all-or-nothing choice is fixed).
 
     Returns
     -------
@@ -385,14 +463,20 @@ def components(net: Network, *, link_orders: bool = True) -> tuple[IntArray, Int
     sub_arcs = np.flatnonzero(net.arc_substitute)
     for a in sub_arcs:
         union(int(net.line_sku[net.arc_line[a]]), int(net.node_sku[net.arc_node[a]]))
-    first_sku_of_group: dict[int, int] = {}
-    for i in np.flatnonzero(net.line_group >= 0) if link_orders else ():
-        g = int(net.line_group[i])
-        s = int(net.line_sku[i])
-        if g in first_sku_of_group:
-            union(first_sku_of_group[g], s)
-        else:
-            first_sku_of_group[g] = s
+
+    def link(label: IntArray) -> None:
+        """Union the SKUs of all lines that share a ``label`` (>= 0)."""
+        first_sku: dict[int, int] = {}
+        for k, s in zip(label[label >= 0].tolist(), net.line_sku[label >= 0].tolist(), strict=True):
+            if k in first_sku:
+                union(first_sku[k], s)
+            else:
+                first_sku[k] = s
+
+    if link_orders:
+        link(net.line_group)
+    # A customer's fill commitment links the SKUs of all its lines (one row over all of them).
+    link(net.line_commitment)
     roots = np.array([find(s) for s in range(len(net.skus))], dtype=np.int64)
     _, label = np.unique(roots, return_inverse=True)
     label = label.astype(np.int64)
@@ -469,15 +553,20 @@ def _rows_by(
     vals = np.ones(len(cols)) if coef is None else coef
     if keep is not None:
         owner, cols, vals = owner[keep], cols[keep], vals[keep]
-    subjects, keys = np.unique(owner, return_inverse=True)
-    return _grouped_rows(
+    # One stable sort by owner gives the rows (subjects ascending) and their entries in order.
+    order = np.argsort(owner, kind="stable")
+    owner = owner[order]
+    first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else order[:0]
+    subjects = owner[first].astype(np.int64)
+    starts = np.append(first, len(owner)).astype(np.int64)
+    return RowBlock(
         family,
-        keys.astype(np.int64),
-        cols,
-        vals,
+        subjects,
         lower_of[subjects],
         upper_of[subjects],
-        subjects.astype(np.int64),
+        starts,
+        cols[order],
+        vals[order],
     )
 
 
@@ -547,6 +636,29 @@ def add_all_or_nothing(net: Network, m: Model) -> RowBlock:
 def add_minimum_fill(net: Network, m: Model) -> RowBlock:
     """Σ units to a line ≥ its contract's minimum fill share × open quantity."""
     return _lower_bound_rows(MINIMUM_FILL, net, m, net.line_minimum)
+
+
+def add_customer_minimum_fill(net: Network, m: Model) -> RowBlock:
+    """Σ units to a customer's lines ≥ its contract's fill commitment × their open quantity."""
+    lines = net.arc_line[m.arcs]
+    sel_lines = m.lines[net.line_commitment[m.lines] >= 0]
+    if len(sel_lines) == 0:
+        return _empty(CUSTOMER_MINIMUM_FILL)
+    # Components keep a customer's lines together, so every commitment here is whole.
+    commitments = np.unique(net.line_commitment[sel_lines])
+    row_of = np.full(len(net.commitment_units), -1, dtype=np.int64)
+    row_of[commitments] = np.arange(len(commitments))
+    keys = np.where(net.line_commitment[lines] >= 0, row_of[net.line_commitment[lines]], -1)
+    keep = keys >= 0
+    return _grouped_rows(
+        CUSTOMER_MINIMUM_FILL,
+        keys[keep],
+        np.flatnonzero(keep).astype(np.int64),
+        np.ones(int(keep.sum())),
+        net.commitment_units[commitments],
+        np.full(len(commitments), INF),
+        net.commitment_line[commitments],
+    )
 
 
 def add_locked(net: Network, m: Model) -> RowBlock:
@@ -624,6 +736,7 @@ FAMILIES = (
     add_open_quantity,
     add_all_or_nothing,
     add_minimum_fill,
+    add_customer_minimum_fill,
     add_protected_share,
     add_locked,
 )

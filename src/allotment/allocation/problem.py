@@ -131,6 +131,10 @@ class AllocationProblem:
     a line's priority weight lost per day its units are still on the way (before or after the
     promised date): it breaks ties between sources that are all on time in favour of the one
     that ships sooner, and gives that one to the higher-priority line.
+
+    ``customer_minimum_fill`` maps a customer id to its contract's fill-rate commitment (0..1):
+    together, that customer's lines must get at least this share of their open quantity (one
+    row per customer; a line's own ``minimum_fill`` is the stricter per-line form).
     """
 
     today: date
@@ -142,3 +146,4 @@ class AllocationProblem:
     protected_share: Mapping[str, float] = field(default_factory=dict)
     lateness_cost_per_unit_day: float = 0.5
     waiting_discount_per_day: float = 1e-4
+    customer_minimum_fill: Mapping[int, float] = field(default_factory=dict)

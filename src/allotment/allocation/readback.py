@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from allotment.allocation.model import (
     ALL_OR_NOTHING,
@@ -65,9 +66,14 @@ class ComponentIssue:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PlanRow:
-    """Units of one source promised to one line (money in USD per unit)."""
+    """Units of one source promised to one line (money in USD per unit).
+
+    The three record types of a result are plain slotted dataclasses, not frozen ones: a 100k-line
+    plan builds about 250k of them, and a frozen dataclass is four times slower to construct
+    (each field goes through ``object.__setattr__``). Treat them as read-only.
+    """
 
     line_id: int
     line: str
@@ -85,7 +91,7 @@ class PlanRow:
     unit_lateness_cost: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineOutcome:
     """What a line asked for and got; ``reason`` and ``binding`` explain a shortfall."""
 
@@ -106,7 +112,7 @@ class LineOutcome:
     binding: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ShadowPrice:
     """The value of one more unit of a supply (USD per unit) and how much of it is used."""
 
@@ -193,6 +199,234 @@ def _money(v: float) -> str:
     return f"${v:,.2f}"
 
 
+class _Texts:
+    """Names and sentences about supply nodes, each built once (many lines share a node)."""
+
+    def __init__(
+        self,
+        net: Network,
+        node_dual: FloatArray,
+        used: FloatArray,
+        min_weight_taker: FloatArray,
+    ) -> None:
+        self.net = net
+        self.node_dual = node_dual
+        self.used = used
+        self.min_weight_taker = min_weight_taker
+        self._supply: dict[int, str] = {}
+        self._supply_text: dict[tuple[int, bool], str] = {}
+        self._guard: dict[tuple[int, int], tuple[str, str]] = {}
+
+    def node_name(self, n: int) -> str:
+        return self.net.node_names[n]
+
+    def supply_name(self, n: int) -> str:
+        """The supply row of node ``n``."""
+        if n not in self._supply:
+            family = SUPPLY_ON_HAND if self.net.node_kind[n] == ON_HAND else SUPPLY_PO_LINE
+            self._supply[n] = self.net.row_name(family, n)
+        return self._supply[n]
+
+    def supply_text(self, n: int, weight: float) -> str:
+        """Why a line of priority ``weight`` got nothing more from node ``n`` (exhausted)."""
+        higher = bool(self.min_weight_taker[n] >= weight)
+        key = (n, higher)
+        if key in self._supply_text:
+            return self._supply_text[key]
+        net, p = self.net, self.net.problem
+        cap = int(net.node_capacity[n])
+        whom = "higher-priority lines" if higher else "lines that earn more per unit from it"
+        if net.node_kind[n] == ON_HAND:
+            sku, loc = net.skus[net.node_sku[n]], net.node_location[n]
+            head = f"{sku} at {loc}: " + (
+                f"all {cap} units went to {whom}" if cap > 0 else "no free stock"
+            )
+        else:
+            eta = p.today + timedelta(days=int(net.node_available[n]))
+            head = f"PO line {net.node_po_line[n]} (arriving {eta}): " + (
+                f"all {cap} units went to {whom}" if cap > 0 else "nothing open"
+            )
+        d = self.node_dual[n]
+        if math.isfinite(d) and d > _TOL:
+            head += f"; one more unit is worth {_money(d)}"
+        self._supply_text[key] = head
+        return head
+
+    def guard(self, r: int, n: int) -> tuple[str, str]:
+        """Name and text of the protected-share row of tier rank ``r`` at node ``n``."""
+        if (r, n) not in self._guard:
+            share = float(self.net.protect_reserved[r, n])
+            self._guard[(r, n)] = (
+                self.net.row_name(PROTECTED_SHARE, n, r),
+                f"{self.node_name(n)}: {share:.0f} units are reserved for"
+                f" {'/'.join(TIER_ORDER[: r + 1])} lines by the protected share",
+            )
+        return self._guard[(r, n)]
+
+
+def _binding_names(
+    net: Network,
+    texts: _Texts,
+    arcs: IntArray,
+    owner: IntArray,
+    position: IntArray,
+    n_short: int,
+    protected: npt.NDArray[np.bool_],
+) -> tuple[list[list[str]], list[tuple[int, int] | None], list[int]]:
+    """Per short line: the binding rows on its profitable sources, in order.
+
+    ``arcs`` are the short lines' arcs, most profitable first within a line; ``owner`` is the
+    short line (0..n_short-1) of each arc, ``position`` its place in that line's arcs. A
+    protected-share row at its limit is named before exhausted supplies (it is the more specific
+    reason why a lower tier stopped). Returns (names, first guard (rank, node) or None, first
+    exhausted node or -1) per short line.
+    """
+    nodes = net.arc_node[arcs]
+    profitable = net.arc_gain[arcs] > _TOL
+    exhausted = texts.used[nodes] >= net.node_capacity[nodes] - _TOL
+    rank = net.line_rank[net.arc_line[arcs]]
+    parts: list[tuple[IntArray, IntArray]] = []  # (entry mask → arc index, rank or -1)
+    for r in range(protected.shape[0]):
+        take = np.flatnonzero(profitable & (rank > r) & protected[r, nodes])
+        if len(take):
+            parts.append((take, np.full(len(take), r, dtype=np.int64)))
+    take = np.flatnonzero(profitable & exhausted)
+    parts.append((take, np.full(len(take), -1, dtype=np.int64)))
+    entry_arc = np.concatenate([a for a, _ in parts])
+    entry_rank = np.concatenate([r for _, r in parts])
+    is_supply = (entry_rank < 0).astype(np.int64)
+    order = np.lexsort((entry_rank, position[entry_arc], is_supply, owner[entry_arc]))
+    entry_arc, entry_rank, is_supply = entry_arc[order], entry_rank[order], is_supply[order]
+    entry_node = nodes[entry_arc]
+    entry_owner = owner[entry_arc]
+    # One name per distinct row, then a list per line by slicing.
+    key = (entry_rank + 1) * net.n_nodes + entry_node
+    uniq, inverse = np.unique(key, return_inverse=True)
+    uniq_names = [
+        texts.supply_name(k)
+        if k < net.n_nodes
+        else texts.guard(k // net.n_nodes - 1, k % net.n_nodes)[0]
+        for k in uniq.tolist()
+    ]
+    names_all = [uniq_names[k] for k in inverse.tolist()]
+    bounds = np.searchsorted(entry_owner, np.arange(n_short + 1)).tolist()
+    names = [names_all[bounds[k] : bounds[k + 1]] for k in range(n_short)]
+    first_guard: list[tuple[int, int] | None] = [None] * n_short
+    first_supply = [-1] * n_short
+    kinds = entry_owner * 2 + is_supply
+    _, first = np.unique(kinds, return_index=True)
+    for e in first.tolist():
+        k = int(entry_owner[e])
+        if is_supply[e]:
+            first_supply[k] = int(entry_node[e])
+        else:
+            first_guard[k] = (int(entry_rank[e]), int(entry_node[e]))
+    return names, first_guard, first_supply
+
+
+def _shortfall_reasons(
+    net: Network,
+    short: IntArray,
+    line_units: FloatArray,
+    texts: _Texts,
+    protected: npt.NDArray[np.bool_],
+    issues: list[ComponentIssue],
+) -> list[tuple[str, list[str]]]:
+    """A plain reason and the binding rows for every line in ``short`` (it got less than asked).
+
+    Vectorised over the short lines' arcs; only the sentences are built per line.
+    """
+    p = net.problem
+    starts, by_line = net.arcs_by_line
+    count = starts[short + 1] - starts[short]
+    owner = np.repeat(np.arange(len(short), dtype=np.int64), count)
+    position = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(count) - count, count
+    )
+    arcs = by_line[starts[short][owner] + position]
+    cap = net.node_capacity
+    some_stock = np.bincount(
+        owner, weights=(cap[net.arc_node[arcs]] > 0).astype(np.float64), minlength=len(short)
+    )
+    n_profitable = np.bincount(
+        owner, weights=(net.arc_gain[arcs] > _TOL).astype(np.float64), minlength=len(short)
+    )
+    first_arc = np.where(
+        count > 0, by_line[np.minimum(starts[short], max(0, len(by_line) - 1))], -1
+    )
+    names, first_guard, first_supply = _binding_names(
+        net, texts, arcs, owner, position, len(short), protected
+    )
+    issue_of: dict[int, ComponentIssue] = {}
+    for each in issues:
+        for i in each.lines:
+            issue_of[i] = each
+    subs_without_consent: dict[str, list[str]] = {}
+    for sub in p.substitutes:
+        subs_without_consent.setdefault(sub.sku, []).append(sub.substitute_sku)
+    group = net.line_group.tolist()
+    out: list[tuple[str, list[str]]] = []
+    for k, i in enumerate(short.tolist()):
+        line = p.lines[i]
+        issue = issue_of.get(i)
+        if issue is not None and issue.kind == "infeasible":
+            out.append(
+                (
+                    "infeasible: these constraints cannot all hold: " + "; ".join(issue.conflicts),
+                    list(issue.conflicts),
+                )
+            )
+            continue
+        prefix = "greedy fallback (solver stopped): " if issue and issue.kind == "fallback" else ""
+        a0 = int(first_arc[k])
+        if a0 < 0 or some_stock[k] == 0:
+            subs = subs_without_consent.get(line.sku, [])
+            extra = (
+                f"; substitute {', '.join(subs)} needs the customer's consent"
+                if subs and not line.substitution_consent
+                else ""
+            )
+            dual = texts.node_dual[net.arc_node[a0]] if a0 >= 0 else math.nan
+            worth = f"; one more unit is worth {_money(dual)}" if dual > _TOL else ""
+            out.append(
+                (
+                    f"{prefix}no supply of {line.sku} can reach {line.location} (no free stock,"
+                    f" no open PO line, no transfer lane){extra}{worth}",
+                    [texts.supply_name(int(net.arc_node[a0]))] if a0 >= 0 else [],
+                )
+            )
+        elif group[i] >= 0 and line_units[i] < _TOL:
+            out.append(
+                (
+                    f"{prefix}all-or-nothing: the customer takes order {line.order_id} complete"
+                    " or not at all, and the supply left cannot complete it at a profit",
+                    [net.row_name(ALL_OR_NOTHING, i)],
+                )
+            )
+        elif n_profitable[k] == 0:
+            cost = float(net.arc_transfer[a0] + net.arc_substitution[a0] + net.arc_lateness[a0])
+            out.append(
+                (
+                    f"{prefix}not worth it: the best source costs {_money(cost)} per unit"
+                    f" (transfer, substitution, lateness), more than the line's priority"
+                    f" {_money(line.priority_weight)} per unit",
+                    [],
+                )
+            )
+        else:
+            guard, supply = first_guard[k], first_supply[k]
+            if guard is not None:
+                first = texts.guard(*guard)[1]
+            elif supply >= 0:
+                first = texts.supply_text(supply, line.priority_weight)
+            else:
+                out.append((f"{prefix}kept short by other constraints of its component", []))
+                continue
+            more = f" (and {len(names[k]) - 1} more)" if len(names[k]) > 1 else ""
+            out.append((prefix + first + more, names[k]))
+    return out
+
+
 def read_back(
     net: Network,
     flows: FloatArray,
@@ -209,8 +443,8 @@ def read_back(
     """Turn flows and solved rows into the plan, line outcomes, reasons and shadow prices."""
     p = net.problem
     node_dual = np.full(net.n_nodes, math.nan)
-    # (tier rank, node) of every protected-share row at its limit.
-    protected: set[tuple[int, int]] = set()
+    # protected[r, n]: the protected-share row of tier rank r at node n is at its limit.
+    protected = np.zeros(net.protect_limit.shape, dtype=np.bool_)
     binding: list[tuple[str, int, int]] = []
     for rv in rows:
         at_bound = (np.abs(rv.activity - rv.upper) <= _TOL) | (
@@ -224,245 +458,131 @@ def read_back(
             node_dual[rv.subject] = rv.dual
         elif rv.family == PROTECTED_SHARE:
             full = rv.activity >= rv.upper - _TOL
-            protected.update(zip(rv.extra[full].tolist(), rv.subject[full].tolist(), strict=True))
+            protected[rv.extra[full], rv.subject[full]] = True
 
-    used = np.bincount(net.arc_node, weights=flows, minlength=net.n_nodes)
-    line_units = np.bincount(net.arc_line, weights=flows, minlength=net.n_lines)
+    # (bincount with weights is float64 already; astype only tells the type checker)
+    used = np.bincount(net.arc_node, weights=flows, minlength=net.n_nodes).astype(
+        np.float64, copy=False
+    )
+    line_units = np.bincount(net.arc_line, weights=flows, minlength=net.n_lines).astype(
+        np.float64, copy=False
+    )
     on_hand_arc = net.node_kind[net.arc_node] == ON_HAND
     from_stock = np.bincount(net.arc_line, weights=flows * on_hand_arc, minlength=net.n_lines)
     gains = np.bincount(net.arc_line, weights=flows * net.arc_gain, minlength=net.n_lines)
-    starts, order = net.arcs_by_line
     # The best weight among lines that took units of each node: "higher-priority" or not.
     min_weight_taker = np.full(net.n_nodes, math.inf)
     took = flows > 0.5
     np.minimum.at(min_weight_taker, net.arc_node[took], net.line_weight[net.arc_line[took]])
+    texts = _Texts(net, node_dual, used, min_weight_taker)
 
-    issue_of: dict[int, ComponentIssue] = {}
-    for issue in issues:
-        for i in issue.lines:
-            issue_of[i] = issue
-    subs_without_consent: dict[str, list[str]] = {}
-    for sub in p.substitutes:
-        subs_without_consent.setdefault(sub.sku, []).append(sub.substitute_sku)
-
-    day_text: dict[int, str] = {}
-
-    def arrival_text(days: float) -> str:
-        d = math.ceil(days - 1e-9)
-        if d not in day_text:
-            day_text[d] = (p.today + timedelta(days=d)).isoformat()
-        return day_text[d]
-
-    node_names: dict[int, str] = {}
-
-    def node_name(n: int) -> str:
-        if n not in node_names:
-            node_names[n] = net.node_name(n)
-        return node_names[n]
-
-    plan: list[PlanRow] = []
     chosen = np.flatnonzero(flows > 0.5)
     kinds = net.node_kind.tolist()
     node_loc = net.node_location
     node_po = net.node_po_line.tolist()
     node_sku_name = [net.skus[k] for k in net.node_sku.tolist()]
-    a_line = net.arc_line[chosen].tolist()
-    a_node = net.arc_node[chosen].tolist()
-    a_sub = net.arc_substitute[chosen].tolist()
-    a_qty = np.round(flows[chosen]).astype(np.int64).tolist()
-    a_arr = net.arc_arrival[chosen].tolist()
-    a_gain = np.round(net.arc_gain[chosen], 4).tolist()
-    a_tr = np.round(net.arc_transfer[chosen], 4).tolist()
-    a_su = np.round(net.arc_substitution[chosen], 4).tolist()
-    a_la = np.round(net.arc_lateness[chosen], 4).tolist()
-    for k in range(len(chosen)):
-        line = p.lines[a_line[k]]
-        n = a_node[k]
-        is_stock = kinds[n] == ON_HAND
-        plan.append(
-            PlanRow(
-                line_id=line.line_id,
-                line=line.name,
-                source_kind="on_hand" if is_stock else "po_line",
-                source=node_name(n),
-                location=node_loc[n],
-                po_line_id=None if is_stock else node_po[n],
-                sku=node_sku_name[n],
-                substitute=a_sub[k],
-                quantity=a_qty[k],
-                arrival=arrival_text(a_arr[k]),
-                unit_gain=a_gain[k],
-                unit_transfer_cost=a_tr[k],
-                unit_substitution_cost=a_su[k],
-                unit_lateness_cost=a_la[k],
-            )
+    line_names = [ln.name for ln in p.lines]
+    line_ids = [ln.line_id for ln in p.lines]
+    node_names = net.node_names
+    # Arrival dates: whole days from today (rounded up), each date written once.
+    days = np.ceil(net.arc_arrival[chosen] - 1e-9).astype(np.int64)
+    uniq_days, day_of = np.unique(days, return_inverse=True)
+    day_texts = [(p.today + timedelta(days=d)).isoformat() for d in uniq_days.tolist()]
+    # Positional arguments, in PlanRow's field order (the fastest way to build 100k rows).
+    plan = [
+        PlanRow(
+            line_ids[i],
+            line_names[i],
+            "on_hand" if kinds[n] == ON_HAND else "po_line",
+            node_names[n],
+            node_loc[n],
+            None if kinds[n] == ON_HAND else node_po[n],
+            node_sku_name[n],
+            sub,
+            qty,
+            day_texts[d],
+            gain,
+            transfer,
+            substitution,
+            lateness,
         )
+        for i, n, sub, qty, d, gain, transfer, substitution, lateness in zip(
+            net.arc_line[chosen].tolist(),
+            net.arc_node[chosen].tolist(),
+            net.arc_substitute[chosen].tolist(),
+            np.round(flows[chosen]).astype(np.int64).tolist(),
+            day_of.tolist(),
+            np.round(net.arc_gain[chosen], 4).tolist(),
+            np.round(net.arc_transfer[chosen], 4).tolist(),
+            np.round(net.arc_substitution[chosen], 4).tolist(),
+            np.round(net.arc_lateness[chosen], 4).tolist(),
+            strict=True,
+        )
+    ]
 
-    node_l = net.arc_node.tolist()
-    gain_l = net.arc_gain.tolist()
-    rank_l = net.line_rank.tolist()
-    cap_l = net.node_capacity.tolist()
-    used_l = used.tolist()
-    min_taker_l = min_weight_taker.tolist()
-    supply_names: dict[int, str] = {}
-    supply_texts: dict[tuple[int, bool], str] = {}
-
-    def supply_name(n: int) -> str:
-        if n not in supply_names:
-            family = SUPPLY_ON_HAND if net.node_kind[n] == ON_HAND else SUPPLY_PO_LINE
-            supply_names[n] = net.row_name(family, n)
-        return supply_names[n]
-
-    def supply_text(n: int, higher: bool) -> str:
-        """Why a line got nothing more from node ``n`` (which is exhausted)."""
-        key = (n, higher)
-        if key in supply_texts:
-            return supply_texts[key]
-        cap = int(cap_l[n])
-        whom = "higher-priority lines" if higher else "lines that earn more per unit from it"
-        if net.node_kind[n] == ON_HAND:
-            sku, loc = net.skus[net.node_sku[n]], net.node_location[n]
-            head = f"{sku} at {loc}: " + (
-                f"all {cap} units went to {whom}" if cap > 0 else "no free stock"
-            )
-        else:
-            eta = p.today + timedelta(days=int(net.node_available[n]))
-            head = f"PO line {net.node_po_line[n]} (arriving {eta}): " + (
-                f"all {cap} units went to {whom}" if cap > 0 else "nothing open"
-            )
-        d = node_dual[n]
-        if math.isfinite(d) and d > _TOL:
-            head += f"; one more unit is worth {_money(d)}"
-        supply_texts[key] = head
-        return head
-
-    guards: dict[tuple[int, int], tuple[str, str]] = {}
-
-    def guard(r: int, n: int) -> tuple[str, str]:
-        """Name and text of the protected-share row of tier rank ``r`` at node ``n``."""
-        if (r, n) not in guards:
-            share = float(net.protect_reserved[r, n])
-            guards[(r, n)] = (
-                net.row_name(PROTECTED_SHARE, n, r),
-                f"{node_name(n)}: {share:.0f} units are reserved for"
-                f" {'/'.join(TIER_ORDER[: r + 1])} lines by the protected share",
-            )
-        return guards[(r, n)]
-
-    def why(i: int) -> tuple[str, list[str]]:
-        line = p.lines[i]
-        issue = issue_of.get(i)
-        if issue is not None and issue.kind == "infeasible":
-            return (
-                "infeasible: these constraints cannot all hold: " + "; ".join(issue.conflicts),
-                list(issue.conflicts),
-            )
-        prefix = "greedy fallback (solver stopped): " if issue and issue.kind == "fallback" else ""
-        arcs = order[starts[i] : starts[i + 1]]
-        if len(arcs) == 0 or all(cap_l[node_l[a]] <= 0 for a in arcs.tolist()):
-            subs = subs_without_consent.get(line.sku, [])
-            extra = (
-                f"; substitute {', '.join(subs)} needs the customer's consent"
-                if subs and not line.substitution_consent
-                else ""
-            )
-            dual = node_dual[net.arc_node[arcs[0]]] if len(arcs) else math.nan
-            worth = f"; one more unit is worth {_money(dual)}" if dual > _TOL else ""
-            return (
-                f"{prefix}no supply of {line.sku} can reach {line.location} (no free stock, no"
-                f" open PO line, no transfer lane){extra}{worth}",
-                [net.row_name(SUPPLY_ON_HAND, int(net.arc_node[arcs[0]]))] if len(arcs) else [],
-            )
-        if net.line_group[i] >= 0 and line_units[i] < _TOL:
-            return (
-                f"{prefix}all-or-nothing: the customer takes order {line.order_id} complete or not"
-                " at all, and the supply left cannot complete it at a profit",
-                [net.row_name(ALL_OR_NOTHING, i)],
-            )
-        names: list[str] = []
-        guard_names: list[str] = []
-        first_supply: tuple[int, bool] | None = None
-        first_guard: tuple[int, int] | None = None
-        profitable = [a for a in arcs.tolist() if gain_l[a] > _TOL]
-        weight = line.priority_weight
-        for a in profitable:
-            n = node_l[a]
-            if protected:
-                for r in range(rank_l[i]):
-                    if (r, n) in protected:
-                        guard_names.append(guard(r, n)[0])
-                        first_guard = first_guard or (r, n)
-            if used_l[n] >= cap_l[n] - _TOL:
-                names.append(supply_name(n))
-                first_supply = first_supply or (n, min_taker_l[n] >= weight)
-        # A reserve that binds is the more specific reason: it names why a lower tier stopped.
-        names = guard_names + names
-        if first_guard is not None:
-            first = guard(*first_guard)[1]
-        elif first_supply is not None:
-            first = supply_text(*first_supply)
-        else:
-            first = ""
-        if not profitable:
-            best = int(arcs[0])
-            cost = float(
-                net.arc_transfer[best] + net.arc_substitution[best] + net.arc_lateness[best]
-            )
-            return (
-                f"{prefix}not worth it: the best source costs {_money(cost)} per unit"
-                f" (transfer, substitution, lateness), more than the line's priority"
-                f" {_money(line.priority_weight)} per unit",
-                [],
-            )
-        if not first:
-            return (f"{prefix}kept short by other constraints of its component", [])
-        more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
-        return (prefix + first + more, names)
-
-    outcomes: list[LineOutcome] = []
     units_l = np.round(line_units).astype(np.int64).tolist()
+    short = np.flatnonzero(np.round(line_units) < net.line_quantity).astype(np.int64)
+    reasons = dict(
+        zip(
+            short.tolist(),
+            _shortfall_reasons(net, short, line_units, texts, protected, issues),
+            strict=True,
+        )
+    )
     stock_l = np.round(from_stock).astype(np.int64).tolist()
     gains_l = np.round(gains, 4).tolist()
-    for i, line in enumerate(p.lines):
-        got = units_l[i]
-        reason, names = ("", []) if got >= line.quantity else why(i)
-        outcomes.append(
-            LineOutcome(
-                line_id=line.line_id,
-                line=line.name,
-                customer_id=line.customer_id,
-                tier=line.tier,
-                sku=line.sku,
-                location=line.location,
-                requested=line.quantity,
-                allocated=got,
-                from_stock=stock_l[i],
-                in_transit=got - stock_l[i],
-                shortfall=line.quantity - got,
-                value=round(line.unit_value * got, 2),
-                gain=gains_l[i],
-                reason=reason,
-                binding=names,
+    outcomes = [
+        LineOutcome(
+            line.line_id,
+            line_names[i],
+            line.customer_id,
+            line.tier,
+            line.sku,
+            line.location,
+            line.quantity,
+            got,
+            stock_l[i],
+            got - stock_l[i],
+            line.quantity - got,
+            round(line.unit_value * got, 2),
+            gains_l[i],
+            *(reasons.get(i) or ("", [])),
+        )
+        for i, (line, got) in enumerate(zip(p.lines, units_l, strict=True))
+    ]
+
+    # Highest price first; ties by SKU, location and PO line (ranks of the names, so the sort
+    # runs on arrays).
+    priced = np.flatnonzero(np.isfinite(node_dual))
+    dual = np.round(np.maximum(0.0, node_dual[priced]), 4)
+    sku_rank = np.argsort(np.argsort(np.array(net.skus, dtype=object)))
+    location_rank = {x: r for r, x in enumerate(sorted(set(node_loc)))}
+    loc_rank = np.array([location_rank[x] for x in node_loc], dtype=np.int64)
+    priced = priced[
+        np.lexsort(
+            (
+                np.maximum(net.node_po_line[priced], 0),
+                loc_rank[priced],
+                sku_rank[net.node_sku[priced]],
+                -dual,
             )
         )
-
-    prices: list[ShadowPrice] = []
+    ]
+    cap_l = net.node_capacity.tolist()
     dual_l = np.round(np.maximum(0.0, np.nan_to_num(node_dual)), 4).tolist()
     used_int = np.round(used).astype(np.int64).tolist()
-    for n in np.flatnonzero(np.isfinite(node_dual)).tolist():
-        is_stock = kinds[n] == ON_HAND
-        prices.append(
-            ShadowPrice(
-                kind="sku_location" if is_stock else "po_line",
-                sku=node_sku_name[n],
-                location=node_loc[n],
-                po_line_id=None if is_stock else node_po[n],
-                usd_per_unit=dual_l[n],
-                capacity=int(cap_l[n]),
-                used=used_int[n],
-            )
+    prices = [
+        ShadowPrice(
+            "sku_location" if kinds[n] == ON_HAND else "po_line",
+            node_sku_name[n],
+            node_loc[n],
+            None if kinds[n] == ON_HAND else node_po[n],
+            dual_l[n],
+            int(cap_l[n]),
+            used_int[n],
         )
-    prices.sort(key=lambda s: (-s.usd_per_unit, s.sku, s.location, s.po_line_id or 0))
+        for n in priced.tolist()
+    ]
     stats: dict[str, float] = {
         "seconds": round(seconds, 4),
         "build_seconds": round(build_seconds, 4),

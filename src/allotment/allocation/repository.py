@@ -264,6 +264,22 @@ def units_by_backorder(*, session: Session, run_id: int) -> dict[int, int]:
     return {int(b): int(q) for b, q in session.execute(stmt).all()}
 
 
+def locked_units(*, session: Session, run_id: int) -> dict[int, int]:
+    """Units each backorder keeps from a committed run: its reservations on PO lines still open.
+
+    Units a commit shipped from stock on hand have left the backlog already (the backorder's
+    open quantity went down); a reservation on a PO line that was received or cancelled since
+    is not held any more.
+    """
+    stmt = (
+        select(Allocation.backorder_id, func.sum(Allocation.quantity))
+        .join(PurchaseOrderLine, PurchaseOrderLine.id == Allocation.po_line_id)
+        .where(Allocation.run_id == run_id, PurchaseOrderLine.status.in_(_OPEN_SUPPLY))
+        .group_by(Allocation.backorder_id)
+    )
+    return {int(b): int(q) for b, q in session.execute(stmt).all()}
+
+
 def add_run(*, session: Session, run: AllocationRun) -> AllocationRun:
     session.add(run)
     session.flush()

@@ -107,6 +107,9 @@ def build_problem(
 ) -> BuiltProblem:
     """Read open backorders, free stock, open PO lines, substitutes and contracts.
 
+    Units the latest committed run reserved on PO lines still open are locked: the plan keeps
+    them (``locked[BO]``), so a later run cannot take back what was promised.
+
     Priority weight per unit = the latest score snapshot's priority / open quantity; a backorder
     never scored falls back to its value at risk per unit × the policy's tier and emergency
     multipliers (counted in ``priority_source``).
@@ -117,6 +120,8 @@ def build_problem(
     today = as_of or _as_of(session)
     alloc = pol.allocation
     rows = repo.open_demand(session=session)
+    previous = repo.latest_run(session=session)
+    locked = repo.locked_units(session=session, run_id=previous.id) if previous else {}
     sources = {"snapshot": 0, "value_at_risk": 0}
     lines: list[DemandLine] = []
     product_id: dict[str, int] = {}
@@ -148,7 +153,7 @@ def build_problem(
                 ordered_on=r.ordered_on,
                 all_or_nothing=not r.allows_partial_ship,
                 substitution_consent=r.allows_substitution,
-                minimum_fill=r.fill_rate_commitment if alloc.enforce_contract_minimum_fill else 0.0,
+                locked_quantity=min(locked.get(r.backorder_id, 0), r.open_quantity),
                 label=r.number,
             )
         )
@@ -205,6 +210,12 @@ def build_problem(
         substitutes=subs,
         protected_share={t.value: s for t, s in alloc.protected_share.items()},
         lateness_cost_per_unit_day=float(alloc.lateness_cost_per_unit_day),
+        # The contract's fill-rate commitment holds per customer, over all its open lines.
+        customer_minimum_fill={
+            r.customer_id: r.fill_rate_commitment
+            for r in rows
+            if alloc.enforce_contract_minimum_fill and r.fill_rate_commitment > 0
+        },
     )
     return BuiltProblem(
         problem=problem,

@@ -125,6 +125,15 @@ def validate(problem: AllocationProblem) -> AllocationProblem:
         raise AllocationInputInvalidError(
             "protected shares add up to more than 1", field="protected_share"
         )
+    customers = {line.customer_id for line in problem.lines}
+    for customer, share in problem.customer_minimum_fill.items():
+        at = f"customer_minimum_fill.{customer}"
+        if customer not in customers:
+            raise AllocationInputInvalidError(f"customer {customer} has no open line", field=at)
+        if not (math.isfinite(share) and 0 <= share <= 1):
+            raise AllocationInputInvalidError(
+                f"a fill commitment must be a share between 0 and 1, got {share!r}", field=at
+            )
     _finite_nonneg(problem.lateness_cost_per_unit_day, "lateness_cost_per_unit_day")
     if not (
         math.isfinite(problem.waiting_discount_per_day)
