@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from allotment.db.engine import make_sessionmaker
 from allotment.domain.enums import BackorderStatus, Tier
-from allotment.domain.models import Approval, AuditRecord, Backorder, PurchaseOrderLine
+from allotment.domain.models import (
+    Approval,
+    AuditRecord,
+    Backorder,
+    PurchaseOrderLine,
+    Recommendation,
+)
 from allotment.policy import service as policy_service
 from allotment.policy.documents import shipped_policy
 from allotment.workflow import approvals as wf
@@ -481,3 +491,47 @@ def test_a_backorder_without_a_score_is_submitted_without_an_explanation(
     assert record.after is not None
     assert record.after["explanation"].startswith("unavailable: backorder")
     assert wf.chain(session, recommendation_id=rec_id).recommendation.status == "pending_approval"
+
+
+def test_concurrent_halves_of_a_split_see_each_other(engine: Engine, session: Session) -> None:
+    first = recommendation(session, amount="6000.00")
+    second = recommendation(
+        session, amount="6000.00", backorder=session.get(Backorder, first.backorder_id)
+    )
+    policy_service.active_policy(session)
+    session.commit()
+    factory = make_sessionmaker(engine)
+    routed = threading.Event()
+
+    def submit_first() -> None:
+        with factory() as s:
+            wf.submit(s, recommendation_id=first.id, actor="pat", role="planner")
+            routed.set()
+            time.sleep(0.5)  # still uncommitted while the second submission starts
+            s.commit()
+
+    worker = threading.Thread(target=submit_first)
+    worker.start()
+    assert routed.wait(30)
+    with factory() as s:
+        wf.submit(s, recommendation_id=second.id, actor="pam", role="planner")
+        s.commit()
+    worker.join()
+    session.expire_all()
+    got = sorted(session.get(Recommendation, i).routed_amount for i in (first.id, second.id))  # type: ignore[union-attr]
+    assert got == [Decimal("6000.00"), Decimal("12000.00")]
+
+
+def test_an_explanation_that_cannot_be_stored_now_does_not_fail_the_request(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allotment.scoring import explanation
+
+    def busy(_session: Session, _backorder_id: int) -> None:
+        raise OperationalError("INSERT INTO explanation_cache", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(explanation, "explain_backorder", busy)
+    rec = recommendation(session)
+    found, problem = wf.explain(session, backorder_id=rec.backorder_id)
+    assert found is None and problem is not None and "database busy" in problem
+    assert wf.chain(session, recommendation_id=rec.id).recommendation.status == "proposed"

@@ -12,7 +12,16 @@ from allotment import __version__
 from allotment.api import authz, errors, security
 from allotment.api.deps import Require
 from allotment.api.middleware import BodySizeLimit
-from allotment.api.routes import audit, auth, backorders, models, notifications, system
+from allotment.api.routes import (
+    approvals,
+    audit,
+    auth,
+    backorders,
+    models,
+    notifications,
+    recommendations,
+    system,
+)
 from allotment.config import Settings, get_settings
 from allotment.db.engine import make_engine, make_sessionmaker
 from allotment.errors import AppError
@@ -36,6 +45,8 @@ ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     (API_PREFIX, models.router),
     (API_PREFIX, audit.router),
     (API_PREFIX, notifications.router),
+    (API_PREFIX, recommendations.router),
+    (API_PREFIX, approvals.router),
 )
 
 

@@ -60,6 +60,15 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     "audit:read": SUPERVISORS_AND_UP,
     # The outbox holds messages to customers and roles: who runs the escalations reads it.
     "notifications:read": SUPERVISORS_AND_UP,
+    # Recommendations and their approval chain (allotment.workflow.approvals). Who may decide a
+    # given step is the workflow's rule (the step's exact role); this row is the outer gate: the
+    # roles of the default chains. Admin administers; it approves nothing (deny by default).
+    "recommendations:read": ALL_ROLES,
+    "recommendations:submit": frozenset(
+        {R.PLANNER, R.CUSTOMER_SERVICE, R.SUPERVISOR, R.MANAGER, R.DIRECTOR}
+    ),
+    "approvals:decide": frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER}),
+    "recommendations:execute": frozenset({R.PLANNER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR}),
 }
 
 # Routes that need no credentials (besides the OpenAPI documents).

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from allotment.cli import allocate as allocate_cli
+from allotment.cli import approvals as approvals_cli
 from allotment.cli import audit as audit_cli
 from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
@@ -37,6 +38,7 @@ app.add_typer(models_cli.app, name="models")
 app.add_typer(policy_cli.app, name="policy")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(users_cli.app, name="users")
+app.add_typer(approvals_cli.app, name="approvals")
 app.command("import")(io_cli.import_)
 app.command("export")(io_cli.export_)
 app.command("generate")(generate_cli.generate)

@@ -1,12 +1,22 @@
 """The recommendation approval workflow: submit, decide step by step, change, execute.
 
-A flow driven by the recommendation's status (services flush; the caller commits)::
+A flow driven by the recommendation's status (services flush; the caller commits):
 
-    proposed ──submit──▶ pending_approval ──approve (last step)──▶ approved ──execute──▶ executed
-       │  ▲                  │      │                                 │
-       │  └─request_alternative┘    └──reject──▶ rejected             │
-       └──submit, amount under the automatic threshold──▶ approved ◀──┘ (a change: back to
-                                                                         pending, approvals void)
+================  =====================================  ===================================
+from              by                                     to
+================  =====================================  ===================================
+proposed          :func:`submit`                         pending_approval (approved at once
+                                                         under the automatic threshold)
+pending_approval  :func:`decide` approve or              pending_approval (the next step)
+                  approve_with_conditions, not the last
+                  step
+pending_approval  the same on the last step              approved
+pending_approval  :func:`decide` reject                  rejected (final)
+pending_approval  :func:`decide` request_alternative     proposed (chain voided)
+pending_approval, :func:`update`                         pending_approval (approvals voided,
+approved                                                 routed again)
+approved          :func:`execute`                        executed (final)
+================  =====================================  ===================================
 
 Rules
 -----
@@ -49,6 +59,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from allotment.audit import service as audit
@@ -233,7 +244,9 @@ def _route_now(session: Session, rec: Recommendation, now: datetime) -> Route:
     """The chain with the active policy, on the amount summed over the customer and SKU's
     submitted recommendations within the policy's window before ``now``."""
     version, policy = policy_service.active_policy(session)
-    tier = repo.customer_tier(session=session, customer_id=rec.customer_id)
+    # Locking the customer serializes routing of their submissions (PostgreSQL; SQLite has one
+    # writer anyway), so two concurrent halves of a split each see the other.
+    tier = repo.customer_tier(session=session, customer_id=rec.customer_id, for_update=True)
     hours = policy.recommendations.split_window_hours
     counted: list[tuple[int, datetime, Decimal]] = []
     if rec.committed > 0:  # a decision that commits no money is not part of a split
@@ -267,16 +280,26 @@ def _route_now(session: Session, rec: Recommendation, now: datetime) -> Route:
     return found
 
 
-def _explain_eagerly(session: Session, backorder_id: int) -> str:
-    """Compute the backorder's explanation now (filling the explanation cache); its outcome."""
+def explain(session: Session, *, backorder_id: int) -> tuple[dict[str, Any] | None, str | None]:
+    """The backorder's explanation as plain data (filling the explanation cache on a miss), or
+    None and why there is none (not scored, model unavailable...)."""
     from allotment.scoring.explanation import explain_backorder  # heavy: only when needed
 
     try:
         with session.begin_nested():
-            explain_backorder(session, backorder_id)
+            return explain_backorder(session, backorder_id).to_dict(), None
     except AppError as exc:
-        return f"unavailable: {exc.message}"
-    return "computed"
+        return None, exc.message
+    except OperationalError:
+        # SQLite: a read transaction (a GET) that must store a cache miss cannot become the
+        # writer when another write committed after its snapshot. The request goes on without it.
+        return None, "the explanation could not be stored now (database busy); ask again"
+
+
+def _explain_eagerly(session: Session, backorder_id: int) -> str:
+    """Compute the backorder's explanation now, so approvers find it cached; its outcome."""
+    _found, problem = explain(session, backorder_id=backorder_id)
+    return "computed" if problem is None else f"unavailable: {problem}"
 
 
 def _enter_chain(

@@ -54,9 +54,12 @@ def void_live(*, session: Session, recommendation_id: int, at: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def customer_tier(*, session: Session, customer_id: int) -> Tier:
-    """The customer's tier."""
-    tier = session.scalar(select(Customer.tier).where(Customer.id == customer_id))
+def customer_tier(*, session: Session, customer_id: int, for_update: bool = False) -> Tier:
+    """The customer's tier (the customer's row locked for the transaction with ``for_update``)."""
+    stmt = select(Customer.tier).where(Customer.id == customer_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    tier = session.scalar(stmt)
     if tier is None:
         raise RecommendationNotFoundError(f"customer {customer_id} does not exist")
     return tier
