@@ -50,11 +50,6 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     # Dashboard-only rows (no API route yet). A draft changes nothing until an admin activates
     # it: the people who tune policies may write one.
     "policies:draft": frozenset({R.DIRECTOR, R.DATA_SCIENTIST, R.ADMIN}),
-    # The approval workflow (the service checks each step's exact role on every decision).
-    "recommendations:submit": DECIDE,
-    "recommendations:execute": DECIDE,
-    "approvals:read": SUPERVISORS_AND_UP | {R.ACCOUNT_MANAGER},
-    "approvals:decide": SUPERVISORS_AND_UP | {R.ACCOUNT_MANAGER},
     # The trail shows every decision and who made it: the people who answer for decisions
     # (supervisor and up) and admins. Planners see a backorder's own history on its detail.
     "audit:read": SUPERVISORS_AND_UP,

@@ -47,7 +47,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Command center", "/dashboard", "insights:read"),
     NavItem("Backorder queue", "/dashboard/queue", "backorders:read"),
-    NavItem("Approvals", "/dashboard/approvals", "approvals:read"),
+    NavItem("Approvals", "/dashboard/approvals", "approvals:decide"),
     NavItem("Outreach", "/dashboard/outreach", "outreach:read"),
     NavItem("Allocation", "/dashboard/allocation", "allocations:read"),
     NavItem("Policy", "/dashboard/policy", "policies:read"),

@@ -18,7 +18,7 @@ from allotment.web.session import safe_next
 from allotment.workflow import approvals as flow
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
-Reader = Annotated[WebUser, Depends(page("approvals:read"))]
+Reader = Annotated[WebUser, Depends(page("approvals:decide"))]
 Submitter = Annotated[WebUser, Depends(action("recommendations:submit"))]
 Decider = Annotated[WebUser, Depends(action("approvals:decide"))]
 Executor = Annotated[WebUser, Depends(action("recommendations:execute"))]
