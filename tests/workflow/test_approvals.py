@@ -535,3 +535,32 @@ def test_an_explanation_that_cannot_be_stored_now_does_not_fail_the_request(
     found, problem = wf.explain(session, backorder_id=rec.backorder_id)
     assert found is None and problem is not None and "database busy" in problem
     assert wf.chain(session, recommendation_id=rec.id).recommendation.status == "proposed"
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def _outbox(session: Session, rec_id: int) -> list[tuple[str, str]]:
+    from allotment.domain.models import Notification
+
+    rows = session.scalars(select(Notification).order_by(Notification.id)).all()
+    return sorted(
+        {(n.kind, n.recipient) for n in rows if n.payload.get("recommendation_id") == rec_id}
+    )
+
+
+def test_an_automatic_approval_notifies_the_policys_roles_only(session: Session) -> None:
+    rec_id = _submit(session, "999.99")
+    assert _outbox(session, rec_id) == [("approval_auto", "role:planner")]
+
+
+def test_each_step_that_starts_waiting_notifies_its_role_once(session: Session) -> None:
+    rec_id = _submit(session, "10000.00")  # supervisor, then manager
+    assert _outbox(session, rec_id) == [("approval_waiting", "role:supervisor")]
+    _approve(session, rec_id, "sam", "supervisor")
+    assert _outbox(session, rec_id) == [
+        ("approval_waiting", "role:manager"),
+        ("approval_waiting", "role:supervisor"),
+    ]
+    _approve(session, rec_id, "max", "manager")  # the last step: nobody else waits
+    assert len(_outbox(session, rec_id)) == 2

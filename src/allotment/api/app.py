@@ -17,6 +17,7 @@ from allotment.api.routes import (
     audit,
     auth,
     backorders,
+    events,
     models,
     notifications,
     recommendations,
@@ -47,6 +48,7 @@ ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     (API_PREFIX, notifications.router),
     (API_PREFIX, recommendations.router),
     (API_PREFIX, approvals.router),
+    (API_PREFIX, events.router),
 )
 
 

@@ -64,6 +64,8 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     ),
     "approvals:decide": frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ACCOUNT_MANAGER}),
     "recommendations:execute": frozenset({R.PLANNER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR}),
+    # ERP / WMS / CRM connectors (machine users with API keys) and the people who run them.
+    "events:ingest": OPERATIONS,
 }
 
 # Routes that need no credentials (besides the OpenAPI documents).

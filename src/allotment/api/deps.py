@@ -85,7 +85,12 @@ def get_current_user(
     if api_key:
         user, key = users.resolve_api_key(session, presented=api_key)
         if key.last_used_at is None or (utcnow() - key.last_used_at >= users.LAST_USED_RESOLUTION):
-            _touch_key(request, key.id)
+            if request.method in _SAFE_METHODS:
+                _touch_key(request, key.id)
+            else:
+                # A write request already holds SQLite's write lock: a second transaction
+                # would wait on it until the busy timeout. Touch within the request's own.
+                users.touch_api_key(session, key_id=key.id)
         return Principal(user_id=user.id, name=user.name, role=user.role, via="api_key")
     if not token:
         raise CredentialsInvalidError("not authenticated: send a bearer token or an X-API-Key")

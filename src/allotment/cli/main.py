@@ -14,6 +14,7 @@ from allotment.cli import backorders as backorders_cli
 from allotment.cli import db as db_cli
 from allotment.cli import demo as demo_cli
 from allotment.cli import escalate as escalate_cli
+from allotment.cli import events as events_cli
 from allotment.cli import generate as generate_cli
 from allotment.cli import io as io_cli
 from allotment.cli import models as models_cli
@@ -39,6 +40,7 @@ app.add_typer(policy_cli.app, name="policy")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(users_cli.app, name="users")
 app.add_typer(approvals_cli.app, name="approvals")
+app.add_typer(events_cli.app, name="events")
 app.command("import")(io_cli.import_)
 app.command("export")(io_cli.export_)
 app.command("generate")(generate_cli.generate)

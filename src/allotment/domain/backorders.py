@@ -39,16 +39,50 @@ def transition(
         raise BackorderCreationError("a status change needs a reason", field="reason")
     ensure_transition(backorder.status, to, backorder=backorder.number or backorder.id)
     at = at or utcnow()
+    # Through the many-to-one side: appending to ``backorder.history`` would load the whole
+    # history first (the backref adds it to a history already loaded).
     change = BackorderStatusChange(
-        from_status=backorder.status, to_status=to, changed_at=at, changed_by=actor, reason=reason
+        backorder=backorder,
+        from_status=backorder.status,
+        to_status=to,
+        changed_at=at,
+        changed_by=actor,
+        reason=reason,
     )
-    backorder.history.append(change)
+    session.add(change)
     backorder.status = to
     backorder.updated_at = at
     if to in TERMINAL_STATUSES:
         backorder.closed_at = at
     session.flush()
     return change
+
+
+def expect_on(
+    session: Session,
+    *,
+    backorder: Backorder,
+    eta: date,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> bool:
+    """Set a backorder's expected date to its supply's new ETA; an ``open`` or ``eta_updated``
+    one moves to ``eta_updated`` (returns whether it moved), a partially resolved or escalated
+    one keeps its status."""
+    backorder.expected_fulfillment_date = eta
+    backorder.updated_at = at
+    if backorder.status not in (BackorderStatus.OPEN, BackorderStatus.ETA_UPDATED):
+        return False
+    transition(
+        session,
+        backorder=backorder,
+        to=BackorderStatus.ETA_UPDATED,
+        actor=actor,
+        reason=reason,
+        at=at,
+    )
+    return True
 
 
 def record_fulfilment(
@@ -233,8 +267,14 @@ def apply_po_delay(
         raise BackorderCreationError(
             f"purchase order line {po_line_id} is {po_line.status.value}", field="po_line_id"
         )
-    po_line.eta_history.append(
-        EtaChange(recorded_at=at, previous_eta=po_line.current_eta, new_eta=new_eta, reason=reason)
+    session.add(
+        EtaChange(
+            po_line=po_line,
+            recorded_at=at,
+            previous_eta=po_line.current_eta,
+            new_eta=new_eta,
+            reason=reason,
+        )
     )
     po_line.current_eta = new_eta
 
@@ -246,18 +286,15 @@ def apply_po_delay(
         value = to_money(line.unit_price * open_qty)
         existing = repo.active_backorder_for_line(session=session, order_line_id=line.id)
         if existing is not None:
-            existing.expected_fulfillment_date = new_eta
-            action = "unchanged"
-            if existing.status in (BackorderStatus.OPEN, BackorderStatus.ETA_UPDATED):
-                transition(
-                    session,
-                    backorder=existing,
-                    to=BackorderStatus.ETA_UPDATED,
-                    actor=actor,
-                    reason=f"ETA {previous} -> {new_eta}: {reason}",
-                    at=at,
-                )
-                action = "eta_updated"
+            moved = expect_on(
+                session,
+                backorder=existing,
+                eta=new_eta,
+                actor=actor,
+                reason=f"ETA {previous} -> {new_eta}: {reason}",
+                at=at,
+            )
+            action = "eta_updated" if moved else "unchanged"
             backorder: Backorder | None = existing
         elif new_eta > order.promised_date:
             backorder = _new_backorder(

@@ -856,3 +856,51 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dedupe_key: Mapped[str] = mapped_column(String(200))
+
+
+# --- ingested events (idempotency log) and the re-score queue --------------------------------
+
+#: What happened to an ingested event: its effect was applied; it was an ETA older than the one
+#: applied (recorded, ignored); or its effect raised and it was parked with the error.
+EVENT_STATUSES: tuple[str, ...] = ("applied", "stale", "parked")
+
+
+class IngestedEvent(Base):
+    """One event received from a connector: its id is the idempotency key.
+
+    Written in the same transaction as the event's effect, so an id on record means its effect
+    is on record too (or it was stale, or parked with its error and no effect).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("status IN ('applied', 'stale', 'parked')", name="status_known"),
+        Index("ix_events_subject_occurred", "subject", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What an ETA-bearing event is about ("po_line:17"): the stale check's key; else None.
+    subject: Mapped[str | None] = mapped_column(String(64))
+    # sha256 of the canonical JSON of the validated payload (defaults filled in).
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # What the effect touched ({"backorders": [...], ...}); returned again for a repeated id.
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "ErrorClass: message" of a parked event.
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_by: Mapped[str] = mapped_column(String(120))
+
+
+class RescoreQueue(Base):
+    """Backorders an event changed whose score is out of date (drained by the re-scorer)."""
+
+    __tablename__ = "rescore_queue"
+
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"), primary_key=True)
+    # Last time an event touched it: a drain removes the row only if nothing touched it since.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)

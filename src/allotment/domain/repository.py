@@ -14,6 +14,7 @@ from allotment.domain.models import (
     Customer,
     CustomerOrder,
     CustomerOrderLine,
+    InventoryPosition,
     PurchaseOrderLine,
 )
 from allotment.errors import NotFoundError
@@ -85,4 +86,53 @@ def current_contract(*, session: Session, customer_id: int) -> Contract | None:
         .where(Contract.customer_id == customer_id)
         .order_by(Contract.version.desc())
         .limit(1)
+    ).one_or_none()
+
+
+def active_backorders_waiting_on_po_line(
+    *, session: Session, po_line_id: int
+) -> Sequence[tuple[Backorder, CustomerOrder]]:
+    """Active backorders whose supply is this PO line (theirs or their order line's), with their
+    order: emergencies first, then earliest promised date, then oldest backorder."""
+    base = (
+        select(Backorder, CustomerOrder)
+        .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
+        .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+        .where(Backorder.status.in_(ACTIVE_STATUSES))
+    )
+    # Two indexed look-ups, not one OR across the join (a scan of every backorder).
+    found = {
+        b.id: (b, o)
+        for stmt in (
+            base.where(Backorder.po_line_id == po_line_id),
+            base.where(CustomerOrderLine.po_line_id == po_line_id, Backorder.po_line_id.is_(None)),
+        )
+        for b, o in session.execute(stmt).all()
+    }
+    return sorted(
+        found.values(),
+        key=lambda bo: (not bo[1].is_emergency, bo[1].promised_date, bo[0].created_at, bo[0].id),
+    )
+
+
+def active_backorders_of_customer(*, session: Session, customer_id: int) -> Sequence[Backorder]:
+    return session.scalars(
+        select(Backorder)
+        .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
+        .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+        .where(CustomerOrder.customer_id == customer_id, Backorder.status.in_(ACTIVE_STATUSES))
+        .order_by(Backorder.id)
+    ).all()
+
+
+def inventory_position(
+    *, session: Session, product_id: int, location_id: int
+) -> InventoryPosition | None:
+    return session.scalars(
+        select(InventoryPosition)
+        .where(
+            InventoryPosition.product_id == product_id,
+            InventoryPosition.location_id == location_id,
+        )
+        .with_for_update()
     ).one_or_none()

@@ -82,7 +82,7 @@ def enqueue(
         The caller's session; the notification commits or rolls back with its transaction.
     kind
         A template name of :data:`allotment.notify.templates.TEMPLATES` (``escalation``,
-        ``approval_waiting``, ``approval_reminder``, ``customer_eta_change``).
+        ``approval_waiting``, ``approval_auto``, ``approval_reminder``, ``customer_eta_change``).
     recipient
         ``role:<role>``, ``user:<name>``, ``customer:<code>`` or an e-mail address.
     context
@@ -257,3 +257,33 @@ def notify_approval_waiting(
         dedupe_key=f"approval_waiting:{recommendation.id}:{approval_round}:{role}",
         now=now,
     )
+
+
+def notify_auto_approved(
+    session: Session,
+    recommendation: Recommendation,
+    roles: Sequence[str],
+    *,
+    now: datetime | None = None,
+) -> list[int]:
+    """Tell ``roles`` (the policy's ``notify_on_auto``) that ``recommendation`` was approved
+    automatically, under the approval threshold: notification only, once per recommendation and
+    role.
+
+    Returns
+    -------
+    list of int
+        Ids of the notifications enqueued (empty when already enqueued or nobody to tell).
+    """
+    ids: list[int] = []
+    context = recommendation_context(session, recommendation)
+    for role in roles:
+        ids += enqueue(
+            session,
+            kind="approval_auto",
+            recipient=f"role:{role}",
+            context=context,
+            dedupe_key=f"approval_auto:{recommendation.id}:{role}",
+            now=now,
+        )
+    return ids

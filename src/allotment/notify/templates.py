@@ -55,6 +55,13 @@ TEMPLATES: Mapping[str, MessageTemplate] = {
         "Chain: $chain.\n"
         "$explanation",
     ),
+    "approval_auto": _t(
+        "Approved automatically: $kind_label for backorder $backorder_number ($amount)",
+        "Recommendation $recommendation_id ($kind_label for backorder $backorder_number) was"
+        " approved automatically: its routed amount $amount is under the approval threshold.\n"
+        "Net value: $net_value. You are told for information; nothing waits for you.\n"
+        "$explanation",
+    ),
     "approval_reminder": _t(
         "Reminder: recommendation $recommendation_id has waited $hours_waiting hours",
         "Recommendation $recommendation_id ($kind_label for backorder $backorder_number,"

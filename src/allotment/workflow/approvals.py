@@ -70,6 +70,7 @@ from allotment.domain.enums import BackorderStatus
 from allotment.domain.lifecycle import TERMINAL_STATUSES, can_transition
 from allotment.domain.models import Approval, Backorder, EtaChange, Recommendation
 from allotment.errors import AppError
+from allotment.notify import outbox
 from allotment.policy import service as policy_service
 from allotment.policy.routing import Route, route, usd
 from allotment.recommend.actions import Kind
@@ -332,13 +333,27 @@ def _enter_chain(
         rec.awaiting_role = None
         rec.decided_at = now
         session.flush()
+        outbox.notify_auto_approved(session, rec, found.notify, now=now)
         return found, None
     rec.status = "pending_approval"
     rec.current_step = 0
     rec.awaiting_role = found.chain[0]
     rec.decided_at = None
     session.flush()
+    _notify_waiting(session, rec, now=now)
     return found, _explain_eagerly(session, rec.backorder_id)
+
+
+def _notify_waiting(session: Session, rec: Recommendation, *, now: datetime) -> None:
+    """Tell the role whose step now waits; a new submission (its time) is a new round."""
+    assert rec.awaiting_role is not None and rec.submitted_at is not None
+    outbox.notify_approval_waiting(
+        session,
+        rec,
+        rec.awaiting_role,
+        approval_round=int(rec.submitted_at.timestamp()),
+        now=now,
+    )
 
 
 def _active_backorder(session: Session, rec: Recommendation, *, lock: bool) -> Backorder:
@@ -470,6 +485,8 @@ def decide(
         if index + 1 < len(roles):
             rec.current_step = index + 1
             rec.awaiting_role = roles[index + 1]
+            session.flush()
+            _notify_waiting(session, rec, now=now)
         else:
             rec.status = "approved"
             rec.current_step = None

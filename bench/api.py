@@ -1,0 +1,335 @@
+"""Benchmark the HTTP service on a prepared world (not a test: prints figures).
+
+Usage::
+
+    .venv/bin/python bench/api.py [--scale small] [--seed 7] [--requests 300]
+        [--backends sqlite,postgresql] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+        [--mlflow sqlite:////path/to/mlflow.db]   # champions, if you have them
+
+For each backend it generates the world into a fresh database (a temporary SQLite file, or a
+private schema of the PostgreSQL database, dropped afterwards), scores the backlog, adds a
+machine user with an API key, starts ``allotment serve`` on 127.0.0.1 (uvicorn, uvloop +
+httptools) and measures with a bounded load - one client, one request at a time, keep-alive:
+
+* backorder detail p50/p99 and throughput at concurrency 1 (and ``/explain`` when the build
+  has that route), list page (50 rows, default sort) p50/p99;
+* event ingestion in events/s: one event per request, and batches of 1,000 (re-scoring
+  deferred, so the figure is ingestion alone), then the drain that re-scores what they touched.
+
+Floors, measured in the same run: an empty FastAPI endpoint on the same server stack, and the
+three champions' raw one-row ``pred_contrib`` (when the model store has champions).
+Targets (issue 6): detail p99 <= 25 ms; list p99 <= 50 ms; >= 500 events/s batched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the event stream generator lives with the tests
+SERVE = "from allotment.cli.main import app; app()"
+EMPTY = (
+    "import sys, uvicorn; from fastapi import FastAPI; app = FastAPI()\n"
+    "@app.get('/empty')\ndef empty() -> dict[str, str]:\n    return {}\n"
+    "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]), loop='uvloop',"
+    " http='httptools', log_level='warning')"
+)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    import httpx
+
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/empty", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("server did not start within 180 s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _latencies(call: Callable[[int], Any], n: int, warmup: int = 20) -> tuple[list[float], float]:
+    """Per-call seconds of ``n`` sequential calls (after ``warmup``), and the total."""
+    for i in range(warmup):
+        call(i)
+    out = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        t = time.perf_counter()
+        call(i)
+        out.append(time.perf_counter() - t)
+    return out, time.perf_counter() - t0
+
+
+def _ms(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1e3, q))
+
+
+def _row(name: str, lat: list[float], extra: str = "") -> None:
+    print(f"  {name:<34} p50 {_ms(lat, 50):7.2f} ms   p99 {_ms(lat, 99):7.2f} ms   {extra}")
+
+
+def _pred_contrib_floor(engine: Any, n: int) -> list[float] | None:
+    """Per-call seconds of the three champions' raw one-row ``pred_contrib`` (one thread)."""
+    from allotment.features.build import scoring_frame
+    from allotment.features.tables import load_tables
+    from allotment.modeling import registry
+    from allotment.scoring.risks import explainer_for
+    from allotment.scoring.service import SUBJECT_COLUMN
+
+    tables = load_tables(engine)
+    rows = []
+    for task in SUBJECT_COLUMN:
+        frame = scoring_frame(task, tables)
+        try:
+            ex = explainer_for(registry.load_champion(task, frame.features))
+        except Exception as exc:  # a missing champion: the floor is not available
+            print(f"  ({task.value}: no champion: {type(exc).__name__})")
+            return None
+        if not len(frame.X):
+            return None
+        row = {c: frame.X[c].iat[0] for c in frame.X.columns}
+        matrix, _ = ex.validator.row(row)
+        rows.append((ex.boosters, matrix))
+
+    def once(_i: int) -> None:
+        for boosters, matrix in rows:
+            for booster in boosters:
+                booster.predict(matrix, pred_contrib=True, num_threads=1)
+
+    lat, _total = _latencies(once, n)
+    return lat
+
+
+def _prepare(url: str, scale: str, seed: int) -> tuple[str, list[int]]:
+    """Generate, score, add a machine user; return its API key and some active backorder ids."""
+    from sqlalchemy import select
+
+    from allotment.db import migrate
+    from allotment.db.engine import make_engine, session_scope
+    from allotment.domain.lifecycle import ACTIVE_STATUSES
+    from allotment.domain.models import Backorder
+    from allotment.scoring.service import score
+    from allotment.users import service as users
+    from allotment.users.roles import Role
+    from allotment.world.generate import generate
+
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+        t0 = time.perf_counter()
+        generate(engine, scale=scale, seed=seed)
+        print(f"  world {scale} seed {seed} generated in {time.perf_counter() - t0:.1f} s")
+        with session_scope(engine) as session:
+            t0 = time.perf_counter()
+            result = score(session, explain_top=0)
+            print(
+                f"  backlog scored: {result.scored:,} backorders in"
+                f" {time.perf_counter() - t0:.1f} s (degraded {result.degraded:,})"
+            )
+            users.create_user(session, name="bench", role=Role.PLANNER, password=None)
+            key = users.issue_api_key(session, name="bench").secret
+            ids = list(
+                session.scalars(select(Backorder.id).where(Backorder.status.in_(ACTIVE_STATUSES)))
+            )
+    finally:
+        engine.dispose()
+    return key, ids
+
+
+def _bench_backend(name: str, url: str, args: argparse.Namespace, floor: list[float]) -> None:
+    import httpx
+    from tests.events.stream import event_stream
+
+    from allotment.db.engine import make_engine
+    from allotment.events import service
+
+    print(f"\n== {name}")
+    key, ids = _prepare(url, args.scale, args.seed)
+    env = {
+        **os.environ,
+        "ALLOTMENT_DATABASE_URL": url,
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    port = _port()
+    server = _start([sys.executable, "-c", SERVE, "serve", "--port", str(port)], env, port)
+    engine = make_engine(url)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) as client:
+            rng = np.random.default_rng(args.seed)
+            sample = [int(i) for i in rng.choice(ids, size=args.requests + 20)]
+            paths = client.get("/openapi.json").json()["paths"]
+
+            def detail(i: int) -> None:
+                client.get(f"/api/v1/backorders/{sample[i]}").raise_for_status()
+
+            lat, total = _latencies(detail, args.requests)
+            _row(
+                "backorder detail",
+                lat,
+                f"{args.requests / total:,.0f} req/s at concurrency 1   (target p99 <= 25 ms)",
+            )
+            if "/api/v1/backorders/{backorder_id}/explain" in paths:
+
+                def explain(i: int) -> None:
+                    client.get(f"/api/v1/backorders/{sample[i]}/explain").raise_for_status()
+
+                lat, total = _latencies(explain, args.requests)
+                _row("backorder explain", lat, f"{args.requests / total:,.0f} req/s")
+            else:
+                print("  backorder explain: no /explain route in this build")
+
+            def page(_i: int) -> None:
+                client.get("/api/v1/backorders", params={"limit": 50}).raise_for_status()
+
+            lat, _ = _latencies(page, args.requests)
+            _row("list page (50 rows)", lat, "(target p99 <= 50 ms)")
+            _row("floor: empty FastAPI endpoint", floor)
+
+            n_single, n_batched = args.requests, 5 * 1000
+            events = event_stream(engine, n=n_single + n_batched + 1000, seed=args.seed + 1)
+            singles, batched = events[:n_single], events[n_single : n_single + n_batched]
+
+            def one(i: int) -> None:
+                client.post("/api/v1/events?rescore=false", json=singles[i]).raise_for_status()
+
+            t0 = time.perf_counter()
+            for i in range(n_single):
+                one(i)
+            single_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for i in range(0, n_batched, 1000):
+                client.post(
+                    "/api/v1/events?rescore=false", json={"events": batched[i : i + 1000]}
+                ).raise_for_status()
+            batch_s = time.perf_counter() - t0
+            print(f"  events, one per request            {n_single / single_s:7,.0f} events/s")
+            print(
+                f"  events, batches of 1,000           {n_batched / batch_s:7,.0f} events/s"
+                "   (target >= 500 events/s)"
+            )
+        t0 = time.perf_counter()
+        drained = service.drain(engine)
+        print(
+            f"  then the re-score drain: {drained.scored:,} touched backorders in"
+            f" {time.perf_counter() - t0:.1f} s ({drained.rounds} round(s))"
+        )
+    finally:
+        engine.dispose()
+        _stop(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", default="small")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--mlflow", default=None, help="model store with champions")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="allotment-bench-api-"))
+    os.environ["ALLOTMENT_DATA_DIR"] = str(work)
+    os.environ["ALLOTMENT_ENVIRONMENT"] = "local"
+    os.environ["ALLOTMENT_LOG_LEVEL"] = "WARNING"
+    os.environ["ALLOTMENT_MLFLOW_TRACKING_URI"] = args.mlflow or f"sqlite:///{work / 'mlflow.db'}"
+
+    port = _port()
+    empty = _start([sys.executable, "-c", EMPTY, str(port)], dict(os.environ), port)
+    try:
+        import httpx
+
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            floor, _ = _latencies(lambda _i: client.get("/empty"), args.requests)
+    finally:
+        _stop(empty)
+    print(f"floor: empty FastAPI endpoint p50 {_ms(floor, 50):.2f} ms, p99 {_ms(floor, 99):.2f} ms")
+
+    try:
+        for backend in args.backends.split(","):
+            if backend == "sqlite":
+                url = f"sqlite:///{work / 'allotment.db'}"
+                _bench_backend("SQLite", url, args, floor)
+                _model_floor(url, args.requests)
+            elif backend == "postgresql":
+                _postgres(args, floor)
+            else:
+                raise SystemExit(f"unknown backend {backend!r}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _model_floor(url: str, n: int) -> None:
+    from allotment.db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        lat = _pred_contrib_floor(engine, n)
+    finally:
+        engine.dispose()
+    if lat is None:
+        print("  floor: raw one-row pred_contrib of the three champions: not available")
+    else:
+        _row("floor: 3 champions' pred_contrib", lat)
+
+
+def _postgres(args: argparse.Namespace, floor: list[float]) -> None:
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_api_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in args.postgres else "?"
+    try:
+        _bench_backend(
+            "PostgreSQL", f"{args.postgres}{sep}options=-csearch_path%3D{schema}", args, floor
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Idempotent ingestion of ERP / WMS / CRM events: schemas, effects, the ingestion service."""

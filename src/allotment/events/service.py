@@ -1,0 +1,357 @@
+"""Idempotent event ingestion, and the re-scoring of what the events touched.
+
+One batch is one transaction (the caller's: the request or the command commits). Inside it each
+new event first claims its id (a row in ``events``, unique on ``event_id``), then runs its effect
+in a savepoint: an effect that raises is rolled back alone and the event is *parked* with its
+error, and the rest of the batch goes on. So an id on record always comes with its effect, and a
+batch killed before its commit leaves neither: resending every event ends in the state of one
+clean run.
+
+- A repeated id with the same payload is a ``duplicate``: it returns the first result and
+  changes nothing. Another payload under a known id is refused (422, naming the first field that
+  differs) before anything of the batch is applied.
+- Two requests with the same new id at once: the second's claim waits on the unique index
+  (PostgreSQL) or on the write lock (SQLite), then finds the id taken: ``duplicate``.
+- ETA-bearing events (``po_delayed``, ``eta_updated``) older than the ETA in force on the PO
+  line are recorded as ``stale`` and change nothing, so late deliveries never roll an ETA back.
+
+Re-scoring is batched: the backorders an event changed go to the ``rescore_queue`` table in the
+same transaction, and :func:`drain` re-scores the queue (once per batch or per file, not per
+event) and re-recommends those that had proposed recommendations. A drain that never ran (a
+crash) leaves the queue for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from allotment.audit import service as audit
+from allotment.audit.canonical import canonical_json, sha256_hex
+from allotment.db.engine import session_scope
+from allotment.db.types import utcnow
+from allotment.domain.models import IngestedEvent
+from allotment.events import repository as repo
+from allotment.events.effects import EFFECTS, Effect
+from allotment.events.errors import EventPayloadMismatchError
+from allotment.events.schemas import canonical_payload
+
+log = logging.getLogger("allotment.events")
+
+#: Statuses of an event in a response (``duplicate`` is never stored: the first one is).
+OUTCOMES = ("applied", "duplicate", "stale", "parked")
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What one event of a batch did; a duplicate carries its first delivery's status."""
+
+    index: int
+    event_id: str
+    type: str
+    status: str
+    first_status: str | None = None
+    touched: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "type": self.type,
+            "status": self.status,
+            "first_status": self.first_status,
+            "touched": self.touched,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Per-event outcomes of a batch and how many backorders it queued for re-scoring."""
+
+    outcomes: list[EventOutcome]
+    rescore_queued: int
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(o.status for o in self.outcomes)
+        return {s: found.get(s, 0) for s in OUTCOMES}
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(payload))
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> str:
+    """The dotted path of the first place two JSON values differ (``""`` for the whole)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b or a[key] != b[key]:
+                return first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+        return path
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return first_difference(x, y, f"{path}.{i}" if path else str(i))
+    return path
+
+
+def _mismatch(event_id: str, stored: dict[str, Any], given: dict[str, Any], prefix: str) -> None:
+    where = first_difference(stored, given)
+    raise EventPayloadMismatchError(
+        f"event {event_id!r} was already received with another payload"
+        f" (first difference: {where or 'the payload'}); an event id may not be reused",
+        field=f"{prefix}{where}" if where else (prefix.rstrip(".") or None),
+    )
+
+
+def _fatal(exc: BaseException) -> bool:
+    """Database failures that are not the event's fault: fail the batch, never park."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _duplicate(index: int, row: IngestedEvent) -> EventOutcome:
+    return EventOutcome(
+        index=index,
+        event_id=row.event_id,
+        type=row.type,
+        status="duplicate",
+        first_status=row.status,
+        touched=dict(row.result or {}),
+        error=row.error,
+    )
+
+
+def ingest(
+    session: Session,
+    events: Sequence[BaseModel],
+    *,
+    actor: str,
+    role: str | None = None,
+    batch: bool = True,
+) -> IngestResult:
+    """Apply ``events`` in order, each at most once; return what each did.
+
+    ``batch`` says whether the events came as ``{"events": [...]}`` (a refused payload's field
+    is then ``events.<i>.<field>``). Raises :class:`EventPayloadMismatchError` (nothing of the
+    batch applied, once the caller rolls back) when a known id comes with another payload.
+    """
+    payloads = [canonical_payload(e) for e in events]
+    hashes = [payload_hash(p) for p in payloads]
+    ids = [str(getattr(e, "event_id")) for e in events]  # noqa: B009 (every event has one)
+    prefix = [f"events.{i}." if batch else "" for i in range(len(events))]
+
+    # Refuse a reused id before anything is applied.
+    known = repo.find_events(session=session, event_ids=ids)
+    first_in_batch: dict[str, int] = {}
+    for i, event_id in enumerate(ids):
+        row = known.get(event_id)
+        if row is not None and row.payload_hash != hashes[i]:
+            _mismatch(event_id, row.payload, payloads[i], prefix[i])
+        j = first_in_batch.setdefault(event_id, i)
+        if j != i and hashes[j] != hashes[i]:
+            _mismatch(event_id, payloads[j], payloads[i], prefix[i])
+
+    # Claim every new id at once (ON CONFLICT DO NOTHING): an id that another transaction
+    # recorded meanwhile is not claimed (PostgreSQL waits for that transaction first).
+    received = utcnow()
+    fresh = [
+        i
+        for i, event_id in enumerate(ids)
+        if event_id not in known and first_in_batch[event_id] == i
+    ]
+    row_id = repo.claim_events(
+        session=session,
+        rows=[
+            {
+                "event_id": ids[i],
+                "type": payloads[i]["type"],
+                "occurred_at": getattr(events[i], "occurred_at"),  # noqa: B009
+                "payload_hash": hashes[i],
+                "payload": payloads[i],
+                "status": "applied",
+                "result": {},
+                "received_at": received,
+                "received_by": actor,
+            }
+            # In id order: two batches claiming overlapping ids lock them in the same order.
+            for i in sorted(fresh, key=ids.__getitem__)
+        ],
+    )
+    taken = [ids[i] for i in fresh if ids[i] not in row_id]
+    if taken:
+        for event_id, row in repo.find_events(session=session, event_ids=taken).items():
+            i = first_in_batch[event_id]
+            if row.payload_hash != hashes[i]:
+                _mismatch(event_id, row.payload, payloads[i], prefix[i])
+            known[event_id] = row
+
+    session.info[repo.LOOKUPS] = {}
+    try:
+        return _apply(session, events, payloads, ids, row_id, known, first_in_batch, actor, role)
+    finally:
+        session.info.pop(repo.LOOKUPS, None)
+
+
+def _apply(
+    session: Session,
+    events: Sequence[BaseModel],
+    payloads: list[dict[str, Any]],
+    ids: list[str],
+    row_id: dict[str, int],
+    known: dict[str, IngestedEvent],
+    first_in_batch: dict[str, int],
+    actor: str,
+    role: str | None,
+) -> IngestResult:
+    """Run the claimed events' effects, one savepoint each; record outcomes; queue, audit."""
+    outcomes: list[EventOutcome] = []
+    done: dict[str, EventOutcome] = {}
+    updates: list[dict[str, Any]] = []
+    rescore: set[int] = set()
+    applied: dict[str, list[str]] = {}
+    for i, event in enumerate(events):
+        event_id = ids[i]
+        if event_id not in row_id or first_in_batch[event_id] != i:
+            if event_id in known:
+                outcomes.append(_duplicate(i, known[event_id]))
+            else:  # repeated within this batch
+                first = done[event_id]
+                outcomes.append(
+                    EventOutcome(
+                        index=i,
+                        event_id=event_id,
+                        type=first.type,
+                        status="duplicate",
+                        first_status=first.status,
+                        touched=first.touched,
+                        error=first.error,
+                    )
+                )
+            continue
+        type_ = payloads[i]["type"]
+        status, subject, touched, error = "applied", None, {}, None
+        savepoint = session.begin_nested()
+        try:
+            effect: Effect = EFFECTS[type_](session, event, actor)
+            savepoint.commit()
+        except Exception as exc:
+            if _fatal(exc):
+                raise
+            savepoint.rollback()
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            status, error = "parked", f"{type(exc).__name__}: {message}"[:2000]
+            log.info("event %s parked: %s", event_id, error)
+        else:
+            status, subject, touched = effect.status, effect.subject, effect.touched
+            if status == "applied":
+                rescore.update(effect.rescore)
+                applied.setdefault(type_, []).append(event_id)
+        updates.append(
+            {
+                "e_id": row_id[event_id],
+                "status": status,
+                "subject": subject,
+                "result": touched,
+                "error": error,
+            }
+        )
+        outcome = EventOutcome(
+            index=i, event_id=event_id, type=type_, status=status, touched=touched, error=error
+        )
+        done[event_id] = outcome
+        outcomes.append(outcome)
+    repo.record_outcomes(session=session, rows=updates)
+    repo.enqueue_rescore(session=session, backorder_ids=sorted(rescore), at=utcnow())
+    if applied:
+        # One record per batch: the events table holds each event, its payload and result.
+        audit.append(
+            session,
+            actor=actor,
+            role=role,
+            action="events.applied",
+            entity_type="event_batch",
+            entity_id=ids[0],
+            before=None,
+            after={"applied": applied, "backorders_queued": sorted(rescore)},
+            reason=f"{sum(len(v) for v in applied.values())} event(s) applied",
+        )
+    session.flush()
+    return IngestResult(outcomes=outcomes, rescore_queued=len(rescore))
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """What one drain of the re-score queue did."""
+
+    rounds: int = 0
+    scored: int = 0
+    recommended: int = 0
+    left: int = 0
+
+
+def drain(engine: Engine, *, actor: str = "events", limit: int = 5000) -> DrainResult:
+    """Re-score the queued backorders (and re-recommend those that had proposed ones).
+
+    Each round takes up to ``limit`` queued backorders in its own transaction: scores the
+    active ones with the active policy and champions (one scoring run), regenerates and saves
+    recommendations for those that had live ``proposed`` ones, and removes the rows it handled
+    unless an event queued them again meanwhile. Runs until the queue is empty.
+    """
+    from allotment.recommend import service as recommend
+    from allotment.scoring import service as scoring
+
+    rounds = scored = recommended = 0
+    while True:
+        with session_scope(engine, readonly=True) as session:
+            rows = repo.queued(session=session, limit=limit)
+        if not rows:
+            break
+        rounds += 1
+        with session_scope(engine) as session:
+            active = repo.active_ids(session=session, backorder_ids=[b for b, _ in rows])
+            if active:
+                result = scoring.score(session, ids=active, trigger="events", explain_top=0)
+                scored += result.scored
+                advised = repo.with_proposed_recommendations(session=session, backorder_ids=active)
+                if advised:
+                    recs = recommend.generate(session, ids=advised, requested_by=actor)
+                    recommend.save(session, recs=recs, actor=actor)
+                    recommended += len(recs.items)
+            repo.dequeue(session=session, rows=rows)
+    with session_scope(engine, readonly=True) as session:
+        left = repo.queue_length(session=session)
+    return DrainResult(rounds=rounds, scored=scored, recommended=recommended, left=left)
+
+
+_drain_lock = threading.Lock()
+_drain_wanted = threading.Event()
+
+
+def drain_soon(engine: Engine) -> None:
+    """Drain the queue in this thread unless another thread of the process is draining it
+    (that one then runs once more): concurrent batches coalesce into few scoring runs.
+    Failures are logged; the queue keeps what was not drained for the next call."""
+    _drain_wanted.set()
+    while _drain_wanted.is_set() and _drain_lock.acquire(blocking=False):
+        try:
+            while _drain_wanted.is_set():
+                _drain_wanted.clear()
+                try:
+                    drain(engine)
+                except Exception:
+                    log.exception("re-scoring the event queue failed; it stays queued")
+                    return
+        finally:
+            _drain_lock.release()
