@@ -132,3 +132,10 @@ def score(
     session.add(snap)
     session.flush()
     return snap
+
+
+def committed_user(session: Session, role: Role) -> User:
+    """A user of ``role``, committed so that the app's own sessions see it."""
+    user: User = factories.user(session, role=role)
+    session.commit()
+    return user

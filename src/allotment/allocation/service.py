@@ -296,9 +296,14 @@ def run(
 
 
 def commit(
-    session: Session, *, outcome: AllocationRunResult, actor: str, reason: str
+    session: Session,
+    *,
+    outcome: AllocationRunResult,
+    actor: str,
+    reason: str,
+    role: str | None = None,
 ) -> AllocationRun:
-    """Write the plan, ship what is on hand now, move backorders, audit the run."""
+    """Write the plan, ship what is on hand now, move backorders, audit the run (as ``role``)."""
     from allotment.audit import service as audit
 
     result, built = outcome.result, outcome.built
@@ -389,7 +394,7 @@ def commit(
     audit.append(
         session,
         actor=actor,
-        role=None,
+        role=role,
         action="allocation.committed",
         entity_type="allocation_run",
         entity_id=run_row.id,

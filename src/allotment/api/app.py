@@ -13,13 +13,18 @@ from allotment.api import authz, errors, security
 from allotment.api.deps import Require
 from allotment.api.middleware import BodySizeLimit
 from allotment.api.routes import (
+    allocations,
     approvals,
     audit,
     auth,
     backorders,
     events,
+    explanations,
+    insights,
     models,
     notifications,
+    outreach,
+    policies,
     recommendations,
     system,
 )
@@ -49,6 +54,11 @@ ROUTERS: tuple[tuple[str, APIRouter], ...] = (
     (API_PREFIX, recommendations.router),
     (API_PREFIX, approvals.router),
     (API_PREFIX, events.router),
+    (API_PREFIX, explanations.router),
+    (API_PREFIX, insights.router),
+    (API_PREFIX, allocations.router),
+    (API_PREFIX, policies.router),
+    (API_PREFIX, outreach.router),
 )
 
 

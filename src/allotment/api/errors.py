@@ -46,6 +46,10 @@ SERVER_OWNED_FIELDS = frozenset(
 )
 
 
+#: FastAPI's detail for a body it cannot decode.
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 class ErrorBody(BaseModel):
     """The body of every error response."""
 
@@ -90,6 +94,8 @@ def http_error_name(status: int) -> str:
 
 
 def _field_path(loc: Sequence[Any]) -> str | None:
+    if len(loc) == 2 and loc[0] == "body" and isinstance(loc[1], int):
+        return None  # a JSON decode error: ("body", character position), no field
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
         parts = parts[1:]
@@ -120,8 +126,21 @@ def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _anonymous_on_protected(request: Request) -> bool:
+    """No credentials at all on a route that needs them."""
+    from allotment.api import authz  # the table imports the roles; keep this module light
+
+    if request.headers.get("authorization") or request.headers.get("x-api-key"):
+        return False
+    return request.url.path.startswith("/api/") and request.url.path not in authz.PUBLIC_PATHS
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    # FastAPI parses the body before it authenticates: without credentials, say so first
+    # rather than describe the input of an operation the caller may not use.
+    if _anonymous_on_protected(request):
+        return _unauthenticated()
     errors = list(exc.errors())
     if not errors:
         return error_json(422, "RequestValidationError", "invalid request")
@@ -134,8 +153,23 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_json(422, "RequestValidationError", detail, field)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _unauthenticated() -> JSONResponse:
+    return error_json(
+        401,
+        CredentialsInvalidError.__name__,
+        "not authenticated: send a bearer token or an X-API-Key",
+        **{"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        # FastAPI's answer to a body it cannot decode (bytes that are not UTF-8 JSON): bad
+        # input like any other, so the documented 422 (or the 401 that comes first).
+        if _anonymous_on_protected(request):
+            return _unauthenticated()
+        return error_json(422, "RequestValidationError", "the body is not valid UTF-8 JSON")
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if exc.detail and exc.detail != phrase else phrase.lower()
     headers = dict(exc.headers or {})

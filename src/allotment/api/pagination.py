@@ -46,3 +46,18 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise CursorInvalidError("the cursor is not one this list issued", field="cursor")
     return payload
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """The last id of the previous page from a cursor made of ``{"id": N}``, else a 422."""
+    if cursor is None:
+        return None
+    last_id = decode_cursor(cursor).get("id")
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 < last_id < 2**31:
+        raise CursorInvalidError("the cursor is not one this list issued", field="cursor")
+    return last_id
+
+
+def next_id_cursor(ids: list[int], *, more: bool) -> str | None:
+    """The cursor of the page after the one ending with ``ids[-1]`` (None on the last page)."""
+    return encode_cursor({"id": ids[-1]}) if more and ids else None

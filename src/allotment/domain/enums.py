@@ -74,3 +74,14 @@ class PolicyStatus(StrEnum):
     DRAFT = "draft"
     ACTIVE = "active"
     RETIRED = "retired"
+
+
+class ContactOutcome(StrEnum):
+    """How a customer-service call about open backorders ended."""
+
+    REACHED = "reached"
+    LEFT_MESSAGE = "left_message"
+    NO_ANSWER = "no_answer"
+    CALLBACK_REQUESTED = "callback_requested"
+    OFFER_ACCEPTED = "offer_accepted"
+    OFFER_DECLINED = "offer_declined"

@@ -35,6 +35,7 @@ from allotment.db.types import Money, UTCDateTime, utcnow
 from allotment.domain.enums import (
     AllocationStatus,
     BackorderStatus,
+    ContactOutcome,
     CustomerStatus,
     OrderStatus,
     PolicyStatus,
@@ -239,7 +240,8 @@ class PurchaseOrderLine(Base):
     promised_date: Mapped[date] = mapped_column(Date)
     current_eta: Mapped[date | None] = mapped_column(Date)
     received_quantity: Mapped[int] = mapped_column(Integer, default=0)
-    received_on: Mapped[date | None] = mapped_column(Date)
+    # Indexed: supplier on-time rates read the lines received in a window of days.
+    received_on: Mapped[date | None] = mapped_column(Date, index=True)
     status: Mapped[PurchaseOrderStatus] = mapped_column(
         enum_column(PurchaseOrderStatus, "purchase_order_status"),
         default=PurchaseOrderStatus.OPEN,
@@ -904,3 +906,22 @@ class RescoreQueue(Base):
     backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"), primary_key=True)
     # Last time an event touched it: a drain removes the row only if nothing touched it since.
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- outreach -------------------------------------------------------------------------------
+
+
+class OutreachContact(Base):
+    """A customer was contacted about their open backorders: who called, when, with what outcome."""
+
+    __tablename__ = "outreach_contacts"
+    __table_args__ = (
+        Index("ix_outreach_contacts_customer_contacted", "customer_id", "contacted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    contacted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    contacted_by: Mapped[str] = mapped_column(String(120))
+    outcome: Mapped[ContactOutcome] = mapped_column(enum_column(ContactOutcome, "contact_outcome"))
+    note: Mapped[str | None] = mapped_column(Text)

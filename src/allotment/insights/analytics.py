@@ -111,17 +111,18 @@ def patterns(
     the highest value). At most ``limit`` groups; ``total_backorders`` and shares count all.
     """
     key, label = _key_and_label(by)
-    stmt = (
-        select()
-        .select_from(Backorder)
-        .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
-        .join(Product, Product.id == CustomerOrderLine.product_id)
-        .outerjoin(PurchaseOrderLine, PurchaseOrderLine.id == Backorder.po_line_id)
-        .outerjoin(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
-    )
+    # Only the joins the dimension reads: month and root cause are the backorder's own.
+    stmt = select().select_from(Backorder)
+    if by in (Dimension.SUPPLIER, Dimension.PRODUCT, Dimension.CATEGORY):
+        stmt = stmt.join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id).join(
+            Product, Product.id == CustomerOrderLine.product_id
+        )
     if by is Dimension.SUPPLIER:
-        stmt = stmt.outerjoin(Supplier, Supplier.id == backorder_supplier()).where(
-            backorder_supplier().is_not(None)
+        stmt = (
+            stmt.outerjoin(PurchaseOrderLine, PurchaseOrderLine.id == Backorder.po_line_id)
+            .outerjoin(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+            .outerjoin(Supplier, Supplier.id == backorder_supplier())
+            .where(backorder_supplier().is_not(None))
         )
     if since is not None:
         stmt = stmt.where(Backorder.created_at >= start_of(since))
@@ -155,24 +156,26 @@ def patterns(
         func.coalesce(func.sum(sub.c.r), 0),
         func.coalesce(func.sum(sub.c.c), 0),
         func.avg(sub.c.d),
+        # Every group's count, summed before LIMIT keeps the first ones: the period's total.
+        func.sum(count).over(),
     ).group_by(sub.c.k)
     if by is Dimension.MONTH:
         grouped = grouped.order_by(sub.c.k)
     else:
         grouped = grouped.order_by(count.desc(), value.desc(), sub.c.k)
     rows = session.execute(grouped.limit(limit)).all()
-    total = session.scalar(select(func.count()).select_from(sub)) or 0
+    total = int(rows[0][-1]) if rows else 0
     return Patterns(
         by=by,
         since=since,
         until=until,
-        total_backorders=int(total),
+        total_backorders=total,
         groups=[
             Pattern(
                 key=str(k),
                 label=str(lab),
                 backorders=int(n),
-                share=share(int(n), int(total)),
+                share=share(int(n), total),
                 units=int(q),
                 value=v,
                 active=int(a),
@@ -180,6 +183,6 @@ def patterns(
                 cancelled=int(c),
                 average_resolution_days=round(float(d), 2) if d is not None else None,
             )
-            for k, lab, n, q, v, a, r, c, d in rows
+            for k, lab, n, q, v, a, r, c, d, _ in rows
         ],
     )

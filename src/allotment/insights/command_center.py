@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +50,7 @@ from allotment.insights.sql import (
     is_active,
     open_value,
     share,
+    shift,
     start_of,
     usd_sum,
 )
@@ -223,7 +224,7 @@ def aging(session: Session, *, as_of: date) -> list[Group]:
     """Active backorders by whole days of age on ``as_of``: 0-7, 8-14, 15+."""
     # A backorder is at most ``nxt - 1`` whole days old when created on or after that day.
     whens = [
-        (Backorder.created_at >= start_of(as_of - timedelta(days=nxt - 1)), label)
+        (Backorder.created_at >= start_of(shift(as_of, 1 - nxt)), label)
         for (label, _), (_, nxt) in itertools.pairwise(AGING_BUCKETS)
     ]
     bucket = case(*whens, else_=AGING_BUCKETS[-1][0])
@@ -235,7 +236,7 @@ def pipeline(session: Session, *, as_of: date) -> list[Group]:
     """Active backorders by expected resolution window (see the module docstring)."""
     eta = func.coalesce(Backorder.expected_fulfillment_date, PurchaseOrderLine.current_eta)
     whens: list[tuple[Any, str]] = [(eta.is_(None), "unknown"), (eta < as_of, "overdue")]
-    whens += [(eta <= as_of + timedelta(days=d), label) for label, d in PIPELINE_WINDOWS]
+    whens += [(eta <= shift(as_of, d), label) for label, d in PIPELINE_WINDOWS]
     window = case(*whens, else_="later")
     stmt = _active().outerjoin(PurchaseOrderLine, PurchaseOrderLine.id == Backorder.po_line_id)
     rows = count_by(session, stmt, window)
@@ -332,7 +333,7 @@ def suppliers(
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
         .where(
             PurchaseOrderLine.received_on.is_not(None),
-            PurchaseOrderLine.received_on > as_of - timedelta(days=window_days),
+            PurchaseOrderLine.received_on > shift(as_of, -window_days),
             PurchaseOrderLine.received_on <= as_of,
         )
         .group_by(PurchaseOrder.supplier_id)

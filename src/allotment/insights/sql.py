@@ -99,14 +99,17 @@ def reference_day(session: Session) -> date:
     return scoring_day(session)
 
 
+def shift(day: date, days: int) -> date:
+    """``day`` + ``days``, held within the calendar (``date.min`` .. ``date.max``)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def start_of(day: date) -> datetime:
     """Midnight UTC at the start of ``day``."""
     return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def end_of(day: date) -> datetime:
-    """Midnight UTC at the end of ``day`` (exclusive bound)."""
-    return start_of(day + timedelta(days=1))
 
 
 def share(part: int, whole: int) -> float:

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
+from pydantic import WithJsonSchema
 
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
@@ -33,7 +34,7 @@ from allotment.api.schemas.backorders import (
     ScoreRead,
     StatusChangeRead,
 )
-from allotment.api.schemas.common import MAX_INT, MAX_USD, NO_NUL, Page
+from allotment.api.schemas.common import MAX_INT, MAX_USD, NO_NUL, Limit, Page
 from allotment.audit import service as audit
 from allotment.db.types import utcnow
 from allotment.domain import backorders as svc
@@ -53,6 +54,8 @@ IdFilter = Annotated[int | None, Query(ge=1, le=MAX_INT)]
 Score = Annotated[float | None, Query(allow_inf_nan=False)]
 Usd = Annotated[
     Decimal | None,
+    # Declared as a number: the decimal's default schema also admits any string.
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": float(MAX_USD)}),
     Query(ge=0, le=MAX_USD, allow_inf_nan=False, description="Revenue at risk, USD."),
 ]
 
@@ -175,7 +178,7 @@ def list_backorders(
     ] = None,
     sort: SortKey = SortKey.PRIORITY,
     order: SortOrder = SortOrder.DESC,
-    limit: int = 50,
+    limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[BackorderListItem]:
     """Filter, sort and page through backorders (keyset cursor; pass ``next_cursor`` back)."""

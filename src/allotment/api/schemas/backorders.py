@@ -6,9 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
-from allotment.api.schemas.common import MAX_INT, RequestBody
+from allotment.api.schemas.common import MAX_INT, IsoDate, RequestBody
 from allotment.domain.enums import AllocationStatus, BackorderStatus, RootCause, Tier
 
 
@@ -134,14 +134,14 @@ class BackorderDetail(BaseModel):
 class BackorderCreate(RequestBody):
     """A backorder opened by hand. Status, priority, amounts and approvals are the server's."""
 
-    order_line_id: int = Field(gt=0, le=MAX_INT)
-    quantity: int = Field(
+    order_line_id: StrictInt = Field(gt=0, le=MAX_INT)
+    quantity: StrictInt = Field(
         gt=0, le=MAX_INT, description="Units of the line's open quantity to backorder."
     )
     reason: str = Field(min_length=1, max_length=2000)
     root_cause: RootCause = RootCause.OTHER
-    po_line_id: int | None = Field(default=None, gt=0, le=MAX_INT)
-    expected_fulfillment_date: date | None = None
+    po_line_id: StrictInt | None = Field(default=None, gt=0, le=MAX_INT)
+    expected_fulfillment_date: IsoDate | None = None
 
 
 class BackorderTransition(RequestBody):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from fastapi import Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 T = TypeVar("T")
 
@@ -36,3 +39,23 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
     limit: int
+
+
+def _iso_day(value: Any) -> Any:
+    # Lax parsing would take a number as a Unix time ("1e-5" is 1970-01-01): only YYYY-MM-DD.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise ValueError("expected a date as YYYY-MM-DD")
+
+
+#: A calendar day written ``YYYY-MM-DD`` (nothing else is taken for a date).
+IsoDate = Annotated[date, BeforeValidator(_iso_day)]
+
+#: The largest page any list serves: the settings' default ``max_page_size``, declared in the
+#: OpenAPI document; a deployment may lower (not raise) it through ``ALLOTMENT_MAX_PAGE_SIZE``.
+MAX_PAGE_SIZE = 200
+
+#: A page size (``limit``) query parameter, 1..:data:`MAX_PAGE_SIZE` (a 422 naming it otherwise).
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Rows per page.")]

@@ -60,3 +60,11 @@ class ModelRead(BaseModel):
     ece: float | None
     created: datetime
     run_id: str | None
+
+
+class ChampionRead(BaseModel):
+    """The version serving one risk model (``champion`` null: none promoted; rules only)."""
+
+    task: str
+    name: str
+    champion: ModelRead | None
