@@ -199,6 +199,18 @@ def test_the_pages_are_keyboard_usable_and_errors_read_in_words(
     page.locator(".outreach-entry").first.wait_for()
     page.locator("summary", has_text="Drafted message").first.click()
     shots(page, "outreach")
+    # Customer service records the call and its outcome.
+    sign_out(page)
+    sign_in(page, world.users["customer_service"], start="/dashboard/outreach")
+    form = page.locator("form[aria-label^='Record a contact']").first
+    form.get_by_label("Outcome").select_option("callback_requested")
+    form.get_by_label("Note").fill("call back Tuesday")
+    form.get_by_role("button", name="Contacted").click()
+    page.wait_for_load_state()
+    assert (
+        "callback requested — call back Tuesday" in page.locator(".last-contact").first.inner_text()
+    )
+    shots(page, "outreach-contacted")
 
 
 def _approve(page: Any, rec_id: int, reason: str) -> None:

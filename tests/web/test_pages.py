@@ -474,3 +474,28 @@ def test_the_detail_page_offers_the_neighbours_in_the_ranking(app: FastAPI, worl
     page = sign_in(app, world.users["planner"]).get(f"/dashboard/backorders/{middle.id}").text
     assert f"the one ranked just above ({ranked[1].number})" in page
     assert f"the one ranked just below ({ranked[3].number})" in page
+
+
+def test_customer_service_records_a_contact_with_its_outcome(
+    app: FastAPI, world: World, session: Session
+) -> None:
+    customer_id = world.recommendations[0].customer_id
+    planner = sign_in(app, world.users["planner"])
+    assert "Record a contact" not in planner.get("/dashboard/outreach").text
+    refused = _post(planner, f"/dashboard/outreach/{customer_id}/contacts", outcome="reached")
+    assert refused.status_code == 403
+    agent = sign_in(app, world.users["customer_service"])
+    got = _post(
+        agent,
+        f"/dashboard/outreach/{customer_id}/contacts",
+        outcome="offer_accepted",
+        note="takes a partial shipment now",
+    )
+    assert got.status_code == 303
+    page = text_of(agent.get("/dashboard/outreach").text)
+    assert (
+        f"by {world.users['customer_service']}: offer accepted — takes a partial shipment now"
+        in page
+    )
+    actions = list(session.scalars(select(AuditRecord.action)))
+    assert actions.count("outreach.contacted") == 1

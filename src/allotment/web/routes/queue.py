@@ -20,7 +20,7 @@ from allotment.domain.enums import BackorderStatus, Tier
 from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import ScoreSnapshot
 from allotment.errors import AppError
-from allotment.insights.sql import end_of, reference_day
+from allotment.insights.sql import reference_day, shift, start_of
 from allotment.scoring.explanation import LABELS
 from allotment.web.deps import WebUser, page
 from allotment.web.render import is_htmx, render
@@ -172,7 +172,7 @@ def queue_page(
     # Ages count whole days to the backlog's reference day, as the command center does (a
     # generated world lives on its own calendar).
     day = reference_day(session)
-    now = end_of(day)
+    now = start_of(shift(day, 1))  # the end of the reference day
     found = repo.list_queue(
         session=session,
         filters=form.filters,
