@@ -63,6 +63,7 @@ def test_demo_ends_by_serving(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     assert served == [{"host": "127.0.0.1", "port": 8123, "workers": 1}]
     assert "http://127.0.0.1:8123/docs" in result.output
+    assert "Dashboard: http://127.0.0.1:8123/ " in result.output
 
 
 def test_demo_trains_champions_once_then_reuses_them(monkeypatch: pytest.MonkeyPatch) -> None:

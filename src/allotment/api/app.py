@@ -31,6 +31,7 @@ from allotment.api.routes import (
 from allotment.config import Settings, get_settings
 from allotment.db.engine import make_engine, make_sessionmaker
 from allotment.errors import AppError
+from allotment.web import mount as web
 
 API_PREFIX = "/api/v1"
 
@@ -127,5 +128,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for prefix, router in ROUTERS:
         app.include_router(router, prefix=prefix)
     errors.install(app)
+    web.install(app)  # the dashboard: pages, vendored static files, HTML error pages
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

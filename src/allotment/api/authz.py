@@ -18,8 +18,6 @@ OPERATIONS: frozenset[Role] = frozenset(
     {R.PLANNER, R.CUSTOMER_SERVICE, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}
 )
 
-# Roles that answer for decisions (approve, escalate) and the administrators.
-SUPERVISORS_AND_UP: frozenset[Role] = frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN})
 # Roles that decide how stock is used: commit allocations (customer service and sales call
 # customers, data scientists study models; neither moves stock).
 DECIDE: frozenset[Role] = frozenset({R.PLANNER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN})
@@ -27,6 +25,8 @@ DECIDE: frozenset[Role] = frozenset({R.PLANNER, R.SUPERVISOR, R.MANAGER, R.DIREC
 CUSTOMER_FACING: frozenset[Role] = frozenset(
     {R.CUSTOMER_SERVICE, R.ACCOUNT_MANAGER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN}
 )
+# Roles that answer for decisions (approve, escalate) and the administrators.
+SUPERVISORS_AND_UP: frozenset[Role] = frozenset({R.SUPERVISOR, R.MANAGER, R.DIRECTOR, R.ADMIN})
 
 AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     "me:read": ALL_ROLES,
@@ -35,6 +35,21 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     # Status changes follow supply and escalation: not customer service's or sales' to make.
     "backorders:transition": OPERATIONS - {R.CUSTOMER_SERVICE},
     "models:read": ALL_ROLES,
+    # Command center, analytics, KPIs: read-only figures for everybody.
+    "insights:read": ALL_ROLES,
+    # Simulate and compare allocations (nothing written): deciders, and data scientists who
+    # compare policies and models on money.
+    "allocations:read": DECIDE | {R.DATA_SCIENTIST},
+    # Commit a plan: it ships stock on hand and moves backorders.
+    "allocations:commit": DECIDE,
+    "policies:read": ALL_ROLES,
+    "policies:whatif": DECIDE | {R.DATA_SCIENTIST},
+    # The active policy sets every weight, threshold and approval route: admin only.
+    "policies:activate": frozenset({R.ADMIN}),
+    "outreach:read": OPERATIONS | {R.ACCOUNT_MANAGER},
+    # Dashboard only (no API route). A draft changes nothing until an admin activates it: the
+    # people who tune policies may write one.
+    "policies:draft": frozenset({R.DIRECTOR, R.DATA_SCIENTIST, R.ADMIN}),
     # The trail shows every decision and who made it: the people who answer for decisions
     # (supervisor and up) and admins. Planners see a backorder's own history on its detail.
     "audit:read": SUPERVISORS_AND_UP,
@@ -51,18 +66,6 @@ AUTHORIZATION: Mapping[str, frozenset[Role]] = {
     "recommendations:execute": frozenset({R.PLANNER, R.SUPERVISOR, R.MANAGER, R.DIRECTOR}),
     # ERP / WMS / CRM connectors (machine users with API keys) and the people who run them.
     "events:ingest": OPERATIONS,
-    # Command center, analytics, KPIs: read-only figures for everybody.
-    "insights:read": ALL_ROLES,
-    # Simulate and compare allocations (nothing written): deciders, and data scientists who
-    # compare policies and models on money.
-    "allocations:read": DECIDE | {R.DATA_SCIENTIST},
-    # Commit a plan: it ships stock on hand and moves backorders.
-    "allocations:commit": DECIDE,
-    "policies:read": ALL_ROLES,
-    "policies:whatif": DECIDE | {R.DATA_SCIENTIST},
-    # The active policy sets every weight, threshold and approval route: admin only.
-    "policies:activate": frozenset({R.ADMIN}),
-    "outreach:read": OPERATIONS | {R.ACCOUNT_MANAGER},
     "outreach:contact": CUSTOMER_FACING,
 }
 

@@ -94,7 +94,15 @@ def get_current_user(
         return Principal(user_id=user.id, name=user.name, role=user.role, via="api_key")
     if not token:
         raise CredentialsInvalidError("not authenticated: send a bearer token or an X-API-Key")
-    claims = security.decode_access_token(token, key=request.app.state.signing_key)
+    return principal_from_token(session, token, key=request.app.state.signing_key)
+
+
+def principal_from_token(session: Session, token: str, *, key: str) -> Principal:
+    """The token's user, re-read from the database (disabled or re-roled users: 401).
+
+    Shared by the API (bearer header) and the dashboard (session cookie).
+    """
+    claims = security.decode_access_token(token, key=key)
     found = users_repo.find_user(session=session, name=claims.subject)
     if found is None or not found.active:
         raise CredentialsInvalidError("the token's user does not exist or is disabled")

@@ -91,6 +91,12 @@ def demo(
             f" http://127.0.0.1:{port}/api/v1/auth/token -d username={name} -d"
             f" password={password}"
         )
+        # The dashboard opens on the command center (after signing in).
+        console.print(
+            f"[bold]Dashboard: http://127.0.0.1:{port}/[/]  (sign in as {name} with password"
+            f" {password}, or any demo user above)",
+            soft_wrap=True,
+        )
         run_service(host="127.0.0.1", port=port, workers=1)
 
 

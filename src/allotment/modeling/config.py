@@ -154,13 +154,20 @@ def load_yaml_model(path: str | Path, model: type[M], error: type[AppError], wha
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read {what}: {exc}", file=str(path)) from exc
+    return load_yaml_text(text, model, error, what, where=str(path))
+
+
+def load_yaml_text(text: str, model: type[M], error: type[AppError], what: str, *, where: str) -> M:
+    """Parse YAML ``text`` into the pydantic ``model`` (``where`` names its origin in messages)."""
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}", file=str(path)) from exc
+        raise error(f"{where}: not valid YAML: {exc}", file=where) from exc
     if not isinstance(raw, dict):
-        raise error(f"{path}: expected a mapping at the top level", file=str(path))
+        raise error(f"{where}: expected a mapping at the top level", file=where)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -173,7 +180,7 @@ def load_yaml_model(path: str | Path, model: type[M], error: type[AppError], wha
                 msg = str(err["msg"]).removeprefix("Value error, ")
                 problems.append(f"{key}: {msg}")
         raise error(
-            f"{path}: invalid {what}: " + "; ".join(problems), file=str(path), problems=problems
+            f"{where}: invalid {what}: " + "; ".join(problems), file=where, problems=problems
         ) from None
 
 

@@ -58,6 +58,19 @@ def load_policy_file(path: str | Path) -> Policy:
     return load_yaml_model(path, Policy, PolicyDocumentError, "policy document")
 
 
+def parse_policy_text(text: str, *, where: str = "policy draft") -> Policy:
+    """Validate a policy given as YAML text (a draft edited in the dashboard).
+
+    Raises
+    ------
+    PolicyDocumentError
+        Not YAML, not a mapping, or fails validation; each offending key by its dotted path.
+    """
+    from allotment.modeling.config import load_yaml_text
+
+    return load_yaml_text(text, Policy, PolicyDocumentError, "policy document", where=where)
+
+
 def shipped_policy_path(name: str) -> Path:
     """The file of a shipped policy (``default`` or ``static-tier``)."""
     if name not in SHIPPED_POLICIES:

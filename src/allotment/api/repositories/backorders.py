@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from allotment.domain.enums import BackorderStatus, Tier
+from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import (
     Backorder,
     Customer,
@@ -279,3 +280,32 @@ def detail(*, session: Session, backorder_id: int) -> DetailRows | None:
     return DetailRows(
         row=row, po_line=po_line, po_number=po_number, snapshot=snapshot, policy=policy
     )
+
+
+def id_by_number(*, session: Session, number: str) -> int | None:
+    """The id of the backorder numbered ``number`` (e.g. ``BO-2025-0000042``), if any."""
+    found: int | None = session.scalar(select(Backorder.id).where(Backorder.number == number))
+    return found
+
+
+def neighbours(
+    *, session: Session, backorder: Backorder
+) -> tuple[Backorder | None, Backorder | None]:
+    """The active backorders ranked just above and just below ``backorder`` (by priority, id)."""
+    if backorder.priority is None:
+        return None, None
+    active = Backorder.status.in_(list(ACTIVE_STATUSES))
+    p, i = backorder.priority, backorder.id
+    above = session.scalars(
+        select(Backorder)
+        .where(active, or_(Backorder.priority > p, and_(Backorder.priority == p, Backorder.id < i)))
+        .order_by(Backorder.priority.asc(), Backorder.id.desc())
+        .limit(1)
+    ).first()
+    below = session.scalars(
+        select(Backorder)
+        .where(active, or_(Backorder.priority < p, and_(Backorder.priority == p, Backorder.id > i)))
+        .order_by(Backorder.priority.desc(), Backorder.id.asc())
+        .limit(1)
+    ).first()
+    return above, below

@@ -111,7 +111,8 @@ def _item(row: QueueRow, snap: ScoreSnapshot | None, now: datetime) -> Backorder
     )
 
 
-def _after(cursor: str | None, sort: SortKey, order: SortOrder) -> tuple[Any, int] | None:
+def after_cursor(cursor: str | None, sort: SortKey, order: SortOrder) -> tuple[Any, int] | None:
+    """The (sort value, id) a cursor of this list points after (422 for a foreign cursor)."""
     if cursor is None:
         return None
     payload = decode_cursor(cursor)
@@ -207,7 +208,7 @@ def list_backorders(
         sort=sort,
         order=order,
         limit=limit + 1,
-        after=_after(cursor, sort, order),
+        after=after_cursor(cursor, sort, order),
         now=now,
     )
     page, more = rows[:limit], len(rows) > limit

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
+from sqlalchemy.orm import Session
 
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
@@ -18,6 +19,7 @@ from allotment.api.schemas.outreach import (
     OutreachListRead,
 )
 from allotment.audit import service as audit
+from allotment.domain.enums import ContactOutcome
 from allotment.domain.models import OutreachContact
 from allotment.errors import NotFoundError
 from allotment.outreach.service import outreach_list
@@ -86,27 +88,44 @@ def record_contact(
     customer_id: CustomerId, body: ContactCreate, session: SessionDep, user: Caller
 ) -> ContactRead:
     """Store the contact (who and when are the caller and now) and audit it."""
-    _known(session, customer_id)
-    row = repo.add_contact(
-        session=session,
+    row = record(
+        session,
         customer_id=customer_id,
-        contacted_by=user.name,
+        actor=user.name,
+        role=user.role.value,
         outcome=body.outcome,
         note=body.note,
+    )
+    return ContactRead.model_validate(row)
+
+
+def record(
+    session: Session,
+    *,
+    customer_id: int,
+    actor: str,
+    role: str,
+    outcome: ContactOutcome,
+    note: str | None,
+) -> OutreachContact:
+    """Store a contact and audit it (the API's route and the dashboard's form share this)."""
+    _known(session, customer_id)
+    row = repo.add_contact(
+        session=session, customer_id=customer_id, contacted_by=actor, outcome=outcome, note=note
     )
     after: dict[str, Any] = {"contact_id": row.id, "outcome": row.outcome.value}
     audit.append(
         session,
-        actor=user.name,
-        role=user.role.value,
+        actor=actor,
+        role=role,
         action="outreach.contacted",
         entity_type="customer",
         entity_id=customer_id,
         before=None,
         after=after,
-        reason=body.note,
+        reason=note,
     )
-    return ContactRead.model_validate(row)
+    return row
 
 
 @router.get(
