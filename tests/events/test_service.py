@@ -303,6 +303,10 @@ def test_a_poison_event_that_wrote_before_failing_leaves_the_rest_as_a_clean_run
     session.commit()
     good = [
         event("po_delayed", **po_ref(w), new_eta="2025-02-01"),
+        # Two ETAs in time order: redone after the rollback, the later one must not make the
+        # earlier look stale.
+        event("eta_updated", **po_ref(w), eta="2025-02-03"),
+        event("eta_updated", **po_ref(w), eta="2025-02-04"),
         event("goods_received", **po_ref(w), quantity=5),
         event("inventory_adjusted", sku=w.product.sku, location_code=w.location.code, delta=3),
     ]
@@ -313,21 +317,15 @@ def test_a_poison_event_that_wrote_before_failing_leaves_the_rest_as_a_clean_run
     real_redo = service._redo
     monkeypatch.setattr(service, "_redo", lambda *a, **k: redone.append(1) or real_redo(*a, **k))
 
-    result = service.ingest(session, [good[0], dirty, clean, good[1], good[2]], actor=ACTOR)
-    assert [o.status for o in result.outcomes] == [
-        "applied",
-        "parked",
-        "parked",
-        "applied",
-        "applied",
-    ]
-    assert (result.outcomes[1].error or "").startswith("InventoryAdjustmentError: ")
+    result = service.ingest(session, [*good[:3], dirty, clean, *good[3:]], actor=ACTOR)
+    assert [o.status for o in result.outcomes] == ["applied"] * 3 + ["parked"] * 2 + ["applied"] * 2
+    assert (result.outcomes[3].error or "").startswith("InventoryAdjustmentError: ")
     assert redone  # the fallback ran
     with_poison = _state(session)
     session.rollback()
 
     # Ids the database assigns differ (PostgreSQL keeps sequence values a rollback took).
     alone = service.ingest(session, good, actor=ACTOR)
-    assert [o.status for o in alone.outcomes] == ["applied"] * 3
+    assert [o.status for o in alone.outcomes] == ["applied"] * 5
     assert _state(session) == with_poison
     assert with_poison["backorders"] and with_poison["receipts"]

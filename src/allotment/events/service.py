@@ -200,9 +200,36 @@ def ingest(
 
     session.info[repo.LOOKUPS] = {}
     try:
+        _preload(session, [events[i] for i in fresh if ids[i] in row_id])
         return _apply(session, events, payloads, ids, row_id, known, first_in_batch, actor, role)
     finally:
         session.info.pop(repo.LOOKUPS, None)
+
+
+def _preload(session: Session, events: Sequence[BaseModel]) -> None:
+    """Look up set-wise what the events to apply refer to (see :func:`repo.preload`)."""
+    po_refs: list[tuple[str, int]] = []
+    customers: list[str] = []
+    locations: list[str] = []
+    skus: list[str] = []
+    for e in events:
+        fields = e.__dict__
+        if "po_number" in fields:
+            po_refs.append((fields["po_number"], fields["line_no"]))
+        if "customer_code" in fields:
+            customers.append(fields["customer_code"])
+        if "location_code" in fields:
+            locations.append(fields["location_code"])
+        if "sku" in fields:
+            skus.append(fields["sku"])
+        skus.extend(line.sku for line in fields.get("lines") or ())
+    repo.preload(
+        session=session,
+        po_refs=po_refs,
+        customer_codes=customers,
+        location_codes=locations,
+        skus=skus,
+    )
 
 
 def _apply(
@@ -355,6 +382,7 @@ def _run_effects(
                 results.update(done)
                 break
             savepoint.rollback()
+            repo.forget_etas(session=session)
             k, error = failed
             # The clean failures among them stay parked: they wrote nothing to redo.
             results.update({i: r for i, r in done.items() if isinstance(r, str)})
@@ -383,6 +411,7 @@ def _redo(
         if _fatal(exc):
             raise
         savepoint.rollback()
+        repo.forget_etas(session=session)
     else:
         savepoint.commit()
         return dict(done)
@@ -395,6 +424,7 @@ def _redo(
             if _fatal(exc):
                 raise
             one.rollback()
+            repo.forget_etas(session=session)
             out[i] = _error(exc)
             log.info("event %s parked: %s", getattr(evt, "event_id"), out[i])  # noqa: B009
         else:
