@@ -13,6 +13,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from allotment.domain import repository as domain_repo
 from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import (
     Backorder,
@@ -134,9 +135,10 @@ def preload(
     location_codes: Sequence[str],
     skus: Sequence[str],
 ) -> None:
-    """Look up a batch's references set-wise, ahead of its events: PO lines (with their PO
-    and when their ETA was learned), customers, locations, products. A reference to nothing is
-    left to the event's own look-up (which parks it)."""
+    """Look up a batch's references set-wise, ahead of its events: PO lines (locked, with
+    their PO and when their ETA was learned), customers, locations, products. A reference to
+    nothing is left to the event's own look-up (which parks it). Call outside any savepoint (a
+    rolled-back savepoint would release the locks)."""
     memo: dict[tuple[Any, ...], Any] | None = session.info.get(LOOKUPS)
     if memo is None:
         return
@@ -149,9 +151,13 @@ def preload(
             .where(
                 tuple_(PurchaseOrder.number, PurchaseOrderLine.line_no).in_(refs[i : i + _CHUNK])
             )
+            .order_by(PurchaseOrderLine.id)
+            .with_for_update(of=PurchaseOrderLine)
         ):
             memo[("po_line", po.number, line.line_no)] = line
             line_ids.append(line.id)
+    # Locked for the transaction, in id order: the effects need not lock them one by one.
+    session.info.setdefault(domain_repo.LOCKED_PO_LINES, set()).update(line_ids)
     for i in range(0, len(line_ids), _CHUNK):
         chunk = line_ids[i : i + _CHUNK]
         rows = session.execute(

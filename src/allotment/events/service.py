@@ -40,6 +40,7 @@ from allotment.audit import service as audit
 from allotment.audit.canonical import canonical_json, sha256_hex
 from allotment.db.engine import session_scope
 from allotment.db.types import utcnow
+from allotment.domain import repository as domain_repo
 from allotment.domain.models import IngestedEvent
 from allotment.events import repository as repo
 from allotment.events.effects import EFFECTS, Effect
@@ -204,6 +205,7 @@ def ingest(
         return _apply(session, events, payloads, ids, row_id, known, first_in_batch, actor, role)
     finally:
         session.info.pop(repo.LOOKUPS, None)
+        session.info.pop(domain_repo.LOCKED_PO_LINES, None)
 
 
 def _preload(session: Session, events: Sequence[BaseModel]) -> None:
