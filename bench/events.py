@@ -114,7 +114,10 @@ def _backend(name: str, url: str, args: argparse.Namespace) -> None:
             f"  ingestion, batches of {args.batch:,}: {n / seconds:7,.0f} events/s"
             f"   {statements / n:5.2f} statements/event   (target >= 500 events/s)"
         )
-        print(f"  CPU of this process: {cpu / n * 1000:.2f} ms/event (SQLite's work included)")
+        print(
+            f"  CPU of this process: {cpu / n * 1000:.2f} ms/event"
+            " (SQLite's work included, the PostgreSQL server's not)"
+        )
         print(f"  floor, idempotency log alone:   {n / floor:7,.0f} events/s")
     finally:
         engine.dispose()
