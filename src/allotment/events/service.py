@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy import event as sa_event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from allotment.audit import service as audit
@@ -346,11 +346,12 @@ def _run_effects(
 
     Optimistic: the events run in one savepoint (a *segment*). An effect that fails before
     writing anything (a reference to nothing, a receipt over what the line expects: the
-    session clean, no INSERT/UPDATE/DELETE sent) is parked where it stands - there is nothing
-    to undo. One that fails after writing rolls the segment back; the events before it in the
-    segment are redone (in a segment of their own, or one savepoint each should one of them now
-    fail), the failing one is parked, and a new segment starts after it. So the common case
-    costs one savepoint per batch, and the state is that of one savepoint per event.
+    session clean, no INSERT/UPDATE/DELETE sent, no database error) is parked where it
+    stands - there is nothing to undo. One that fails after writing rolls the segment back;
+    the events before it in the segment are redone (in a segment of their own, or one
+    savepoint each should one of them now fail), the failing one is parked, and a new segment
+    starts after it. So the common case costs one savepoint per batch, and the state is that
+    of one savepoint per event.
     """
     results: dict[int, Effect | str] = {}
     writes = _Writes()
@@ -371,8 +372,10 @@ def _run_effects(
                     if _fatal(exc):
                         raise
                     error = _error(exc)
-                    if writes.count == before and not (
-                        session.new or session.dirty or session.deleted
+                    if (
+                        writes.count == before
+                        and not isinstance(exc, SQLAlchemyError)  # PostgreSQL: txn aborted
+                        and not (session.new or session.dirty or session.deleted)
                     ):
                         done[i] = error  # nothing written: nothing to undo
                         log.info("event %s parked: %s", getattr(evt, "event_id"), error)  # noqa: B009
