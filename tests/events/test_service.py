@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from allotment.domain.enums import BackorderStatus, OrderStatus, PurchaseOrderStatus, Tier
@@ -22,8 +22,10 @@ from allotment.domain.models import (
 )
 from allotment.events import service
 from allotment.events.errors import EventPayloadMismatchError
+from tests import factories
 from tests.dumps import dump_tables
 from tests.events.helpers import T0, event, po_ref, small
+from tests.events.stream import CANONICAL
 
 ACTOR = "erp"
 
@@ -284,3 +286,49 @@ def test_stale_and_parked_events_queue_nothing(session: Session) -> None:
     assert result.outcomes[0].status == "stale"
     assert result.rescore_queued == 0
     assert session.scalars(select(PurchaseOrderLine.current_eta)).one() == date(2025, 3, 1)
+
+
+def _state(session: Session) -> dict[str, list[tuple[object, ...]]]:
+    """What events change, by natural keys, seen through the session's own transaction."""
+    skip = {"events", "audit"}
+    return {
+        name: sorted((tuple(r) for r in session.execute(text(sql))), key=repr)
+        for name, sql in CANONICAL.items()
+        if name not in skip
+    }
+
+
+def test_a_poison_event_that_wrote_before_failing_leaves_the_rest_as_a_clean_run(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = small(session)
+    elsewhere = factories.location(session)
+    session.commit()
+    good = [
+        event("po_delayed", **po_ref(w), new_eta="2025-02-01"),
+        # Two ETAs in time order: redone after the rollback, the later one must not make the
+        # earlier look stale.
+        event("eta_updated", **po_ref(w), eta="2025-02-03"),
+        event("eta_updated", **po_ref(w), eta="2025-02-04"),
+        event("goods_received", **po_ref(w), quantity=5),
+        event("inventory_adjusted", sku=w.product.sku, location_code=w.location.code, delta=3),
+    ]
+    # Adds a stock position, then fails (negative stock): its segment is rolled back and redone.
+    dirty = event("inventory_adjusted", sku=w.product.sku, location_code=elsewhere.code, delta=-5)
+    clean = event("eta_updated", po_number="PO-NOPE", line_no=1, eta="2025-02-01")
+    redone: list[int] = []
+    real_redo = service._redo
+    monkeypatch.setattr(service, "_redo", lambda *a, **k: redone.append(1) or real_redo(*a, **k))
+
+    result = service.ingest(session, [*good[:3], dirty, clean, *good[3:]], actor=ACTOR)
+    assert [o.status for o in result.outcomes] == ["applied"] * 3 + ["parked"] * 2 + ["applied"] * 2
+    assert (result.outcomes[3].error or "").startswith("InventoryAdjustmentError: ")
+    assert redone  # the fallback ran
+    with_poison = _state(session)
+    session.rollback()
+
+    # Ids the database assigns differ (PostgreSQL keeps sequence values a rollback took).
+    alone = service.ingest(session, good, actor=ACTOR)
+    assert [o.status for o in alone.outcomes] == ["applied"] * 5
+    assert _state(session) == with_poison
+    assert with_poison["backorders"] and with_poison["receipts"]

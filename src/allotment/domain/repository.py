@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from allotment.domain.lifecycle import ACTIVE_STATUSES
@@ -30,9 +30,18 @@ def get_backorder(*, session: Session, backorder_id: int, for_update: bool = Fal
     return backorder
 
 
+#: ``session.info`` key of the PO line ids the current transaction already holds locked (a
+#: caller that locked them set-wise, e.g. an event batch, sets and clears it).
+LOCKED_PO_LINES = "allotment.locked_po_lines"
+
+
 def get_po_line(
     *, session: Session, po_line_id: int, for_update: bool = False
 ) -> PurchaseOrderLine:
+    if for_update and po_line_id in session.info.get(LOCKED_PO_LINES, ()):
+        held = session.get(PurchaseOrderLine, po_line_id)
+        if held is not None:
+            return held
     stmt = select(PurchaseOrderLine).where(PurchaseOrderLine.id == po_line_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -100,15 +109,15 @@ def active_backorders_waiting_on_po_line(
         .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
         .where(Backorder.status.in_(ACTIVE_STATUSES))
     )
-    # Two indexed look-ups, not one OR across the join (a scan of every backorder).
-    found = {
-        b.id: (b, o)
-        for stmt in (
-            base.where(Backorder.po_line_id == po_line_id),
-            base.where(CustomerOrderLine.po_line_id == po_line_id, Backorder.po_line_id.is_(None)),
-        )
-        for b, o in session.execute(stmt).all()
-    }
+    # Two indexed look-ups in one statement, not one OR across the join (a scan of every
+    # backorder).
+    ids = union_all(
+        select(Backorder.id).where(Backorder.po_line_id == po_line_id),
+        select(Backorder.id)
+        .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
+        .where(CustomerOrderLine.po_line_id == po_line_id, Backorder.po_line_id.is_(None)),
+    )
+    found = {b.id: (b, o) for b, o in session.execute(base.where(Backorder.id.in_(ids))).all()}
     return sorted(
         found.values(),
         key=lambda bo: (not bo[1].is_emergency, bo[1].promised_date, bo[0].created_at, bo[0].id),

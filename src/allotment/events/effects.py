@@ -82,6 +82,7 @@ def po_delayed(session: Session, event: PoDelayed, actor: str) -> Effect:
         root_cause=event.root_cause,
         at=event.occurred_at,
     )
+    repo.eta_learned(session=session, po_line_id=line.id, at=event.occurred_at)
     created = [a.backorder_id for a in impact.lines if a.action == "created"]
     updated = [a.backorder_id for a in impact.lines if a.action in ("eta_updated", "unchanged")]
     touched = {
@@ -107,6 +108,7 @@ def eta_updated(session: Session, event: EtaUpdated, actor: str) -> Effect:
         reason=event.reason,
         at=event.occurred_at,
     )
+    repo.eta_learned(session=session, po_line_id=line.id, at=event.occurred_at)
     return Effect(
         touched={"po_line": line.id, "backorders_updated": ids}, rescore=ids, subject=subject
     )

@@ -13,6 +13,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from allotment.domain import repository as domain_repo
 from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import (
     Backorder,
@@ -101,9 +102,81 @@ def list_events(
 
 def eta_learned_at(*, session: Session, po_line_id: int) -> datetime | None:
     """When the ETA in force on a PO line was learned (None: it never changed)."""
-    return session.scalar(
-        select(func.max(EtaChange.recorded_at)).where(EtaChange.po_line_id == po_line_id)
+    learned: datetime | None = _memo(
+        session,
+        ("eta", po_line_id),
+        lambda: session.scalar(
+            select(func.max(EtaChange.recorded_at)).where(EtaChange.po_line_id == po_line_id)
+        ),
     )
+    return learned
+
+
+def eta_learned(*, session: Session, po_line_id: int, at: datetime) -> None:
+    """Note that the ETA in force on a PO line was learned at ``at`` (an ETA event applied)."""
+    memo: dict[tuple[Any, ...], Any] | None = session.info.get(LOOKUPS)
+    if memo is not None:
+        memo[("eta", po_line_id)] = at
+
+
+def forget_etas(*, session: Session) -> None:
+    """Drop the noted ETA times (a savepoint rolled back: the database knows again)."""
+    memo: dict[tuple[Any, ...], Any] | None = session.info.get(LOOKUPS)
+    if memo is not None:
+        for key in [k for k in memo if k[0] == "eta"]:
+            del memo[key]
+
+
+def preload(
+    *,
+    session: Session,
+    po_refs: Sequence[tuple[str, int]],
+    customer_codes: Sequence[str],
+    location_codes: Sequence[str],
+    skus: Sequence[str],
+) -> None:
+    """Look up a batch's references set-wise, ahead of its events: PO lines (locked, with
+    their PO and when their ETA was learned), customers, locations, products. A reference to
+    nothing is left to the event's own look-up (which parks it). Call outside any savepoint (a
+    rolled-back savepoint would release the locks)."""
+    memo: dict[tuple[Any, ...], Any] | None = session.info.get(LOOKUPS)
+    if memo is None:
+        return
+    refs = sorted(set(po_refs))
+    line_ids: list[int] = []
+    for i in range(0, len(refs), _CHUNK):
+        for line, po in session.execute(
+            select(PurchaseOrderLine, PurchaseOrder)
+            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+            .where(
+                tuple_(PurchaseOrder.number, PurchaseOrderLine.line_no).in_(refs[i : i + _CHUNK])
+            )
+            .order_by(PurchaseOrderLine.id)
+            .with_for_update(of=PurchaseOrderLine)
+        ):
+            memo[("po_line", po.number, line.line_no)] = line
+            line_ids.append(line.id)
+    # Locked for the transaction, in id order: the effects need not lock them one by one.
+    session.info.setdefault(domain_repo.LOCKED_PO_LINES, set()).update(line_ids)
+    for i in range(0, len(line_ids), _CHUNK):
+        chunk = line_ids[i : i + _CHUNK]
+        rows = session.execute(
+            select(EtaChange.po_line_id, func.max(EtaChange.recorded_at))
+            .where(EtaChange.po_line_id.in_(chunk))
+            .group_by(EtaChange.po_line_id)
+        ).all()
+        learned: dict[int, datetime] = {int(r[0]): r[1] for r in rows}
+        for line_id in chunk:
+            memo[("eta", line_id)] = learned.get(line_id)
+    for kind, model, column, values in (
+        ("customer", Customer, Customer.code, customer_codes),
+        ("location", Location, Location.code, location_codes),
+        ("product", Product, Product.sku, skus),
+    ):
+        wanted = sorted(set(values))
+        for i in range(0, len(wanted), _CHUNK):
+            for row in session.scalars(select(model).where(column.in_(wanted[i : i + _CHUNK]))):
+                memo[(kind, getattr(row, column.key))] = row
 
 
 def later_eta_event_at(

@@ -32,13 +32,15 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from allotment.audit import service as audit
 from allotment.audit.canonical import canonical_json, sha256_hex
 from allotment.db.engine import session_scope
 from allotment.db.types import utcnow
+from allotment.domain import repository as domain_repo
 from allotment.domain.models import IngestedEvent
 from allotment.events import repository as repo
 from allotment.events.effects import EFFECTS, Effect
@@ -199,9 +201,37 @@ def ingest(
 
     session.info[repo.LOOKUPS] = {}
     try:
+        _preload(session, [events[i] for i in fresh if ids[i] in row_id])
         return _apply(session, events, payloads, ids, row_id, known, first_in_batch, actor, role)
     finally:
         session.info.pop(repo.LOOKUPS, None)
+        session.info.pop(domain_repo.LOCKED_PO_LINES, None)
+
+
+def _preload(session: Session, events: Sequence[BaseModel]) -> None:
+    """Look up set-wise what the events to apply refer to (see :func:`repo.preload`)."""
+    po_refs: list[tuple[str, int]] = []
+    customers: list[str] = []
+    locations: list[str] = []
+    skus: list[str] = []
+    for e in events:
+        fields = e.__dict__
+        if "po_number" in fields:
+            po_refs.append((fields["po_number"], fields["line_no"]))
+        if "customer_code" in fields:
+            customers.append(fields["customer_code"])
+        if "location_code" in fields:
+            locations.append(fields["location_code"])
+        if "sku" in fields:
+            skus.append(fields["sku"])
+        skus.extend(line.sku for line in fields.get("lines") or ())
+    repo.preload(
+        session=session,
+        po_refs=po_refs,
+        customer_codes=customers,
+        location_codes=locations,
+        skus=skus,
+    )
 
 
 def _apply(
@@ -215,13 +245,23 @@ def _apply(
     actor: str,
     role: str | None,
 ) -> IngestResult:
-    """Run the claimed events' effects, one savepoint each; record outcomes; queue, audit."""
+    """Run the claimed events' effects (see :func:`_run_effects`); record outcomes; queue,
+    audit."""
+    results = _run_effects(
+        session,
+        [
+            (i, event, payloads[i]["type"])
+            for i, event in enumerate(events)
+            if ids[i] in row_id and first_in_batch[ids[i]] == i
+        ],
+        actor,
+    )
     outcomes: list[EventOutcome] = []
     done: dict[str, EventOutcome] = {}
     updates: list[dict[str, Any]] = []
     rescore: set[int] = set()
     applied: dict[str, list[str]] = {}
-    for i, event in enumerate(events):
+    for i in range(len(events)):
         event_id = ids[i]
         if event_id not in row_id or first_in_batch[event_id] != i:
             if event_id in known:
@@ -242,21 +282,13 @@ def _apply(
             continue
         type_ = payloads[i]["type"]
         status, subject, touched, error = "applied", None, {}, None
-        savepoint = session.begin_nested()
-        try:
-            effect: Effect = EFFECTS[type_](session, event, actor)
-            savepoint.commit()
-        except Exception as exc:
-            if _fatal(exc):
-                raise
-            savepoint.rollback()
-            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            status, error = "parked", f"{type(exc).__name__}: {message}"[:2000]
-            log.info("event %s parked: %s", event_id, error)
+        result = results[i]
+        if isinstance(result, str):
+            status, error = "parked", result
         else:
-            status, subject, touched = effect.status, effect.subject, effect.touched
+            status, subject, touched = result.status, result.subject, result.touched
             if status == "applied":
-                rescore.update(effect.rescore)
+                rescore.update(result.rescore)
                 applied.setdefault(type_, []).append(event_id)
         updates.append(
             {
@@ -289,6 +321,120 @@ def _apply(
         )
     session.flush()
     return IngestResult(outcomes=outcomes, rescore_queued=len(rescore))
+
+
+def _error(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {message}"[:2000]
+
+
+class _Writes:
+    """Counts the writing statements a connection runs (to tell a clean failure)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            self.count += 1
+
+
+def _run_effects(
+    session: Session, jobs: Sequence[tuple[int, BaseModel, str]], actor: str
+) -> dict[int, Effect | str]:
+    """Each job's effect, or its error (parked), as if each ran in a savepoint of its own.
+
+    Optimistic: the events run in one savepoint (a *segment*). An effect that fails before
+    writing anything (a reference to nothing, a receipt over what the line expects: the
+    session clean, no INSERT/UPDATE/DELETE sent, no database error) is parked where it
+    stands - there is nothing to undo. One that fails after writing rolls the segment back;
+    the events before it in the segment are redone (in a segment of their own, or one
+    savepoint each should one of them now fail), the failing one is parked, and a new segment
+    starts after it. So the common case costs one savepoint per batch, and the state is that
+    of one savepoint per event.
+    """
+    results: dict[int, Effect | str] = {}
+    writes = _Writes()
+    conn = session.connection()
+    sa_event.listen(conn, "before_cursor_execute", writes)
+    try:
+        start = 0
+        while start < len(jobs):
+            savepoint = session.begin_nested()
+            done: dict[int, Effect | str] = {}
+            failed: tuple[int, str] | None = None
+            for k in range(start, len(jobs)):
+                i, evt, type_ = jobs[k]
+                before = writes.count
+                try:
+                    done[i] = EFFECTS[type_](session, evt, actor)
+                except Exception as exc:
+                    if _fatal(exc):
+                        raise
+                    error = _error(exc)
+                    if (
+                        writes.count == before
+                        and not isinstance(exc, SQLAlchemyError)  # PostgreSQL: txn aborted
+                        and not (session.new or session.dirty or session.deleted)
+                    ):
+                        done[i] = error  # nothing written: nothing to undo
+                        log.info("event %s parked: %s", getattr(evt, "event_id"), error)  # noqa: B009
+                        continue
+                    failed = (k, error)
+                    break
+            if failed is None:
+                savepoint.commit()
+                results.update(done)
+                break
+            savepoint.rollback()
+            repo.forget_etas(session=session)
+            k, error = failed
+            # The clean failures among them stay parked: they wrote nothing to redo.
+            results.update({i: r for i, r in done.items() if isinstance(r, str)})
+            redo = [job for job in jobs[start:k] if not isinstance(done[job[0]], str)]
+            results.update(_redo(session, redo, actor))
+            i, evt, _type = jobs[k]
+            results[i] = error
+            log.info("event %s parked: %s", getattr(evt, "event_id"), error)  # noqa: B009
+            start = k + 1
+    finally:
+        sa_event.remove(conn, "before_cursor_execute", writes)
+    return results
+
+
+def _redo(
+    session: Session, jobs: Sequence[tuple[int, BaseModel, str]], actor: str
+) -> dict[int, Effect | str]:
+    """Re-run events that succeeded in a rolled-back segment: together, or one savepoint each
+    if one of them fails this time."""
+    if not jobs:
+        return {}
+    savepoint = session.begin_nested()
+    try:
+        done = {i: EFFECTS[type_](session, evt, actor) for i, evt, type_ in jobs}
+    except Exception as exc:
+        if _fatal(exc):
+            raise
+        savepoint.rollback()
+        repo.forget_etas(session=session)
+    else:
+        savepoint.commit()
+        return dict(done)
+    out: dict[int, Effect | str] = {}
+    for i, evt, type_ in jobs:
+        one = session.begin_nested()
+        try:
+            out[i] = EFFECTS[type_](session, evt, actor)
+        except Exception as exc:
+            if _fatal(exc):
+                raise
+            one.rollback()
+            repo.forget_etas(session=session)
+            out[i] = _error(exc)
+            log.info("event %s parked: %s", getattr(evt, "event_id"), out[i])  # noqa: B009
+        else:
+            one.commit()
+    return out
 
 
 @dataclass(frozen=True)
