@@ -332,3 +332,23 @@ def test_a_poison_event_that_wrote_before_failing_leaves_the_rest_as_a_clean_run
     assert [o.status for o in alone.outcomes] == ["applied"] * 5
     assert _state(session) == with_poison
     assert with_poison["backorders"] and with_poison["receipts"]
+
+
+def test_eta_changes_tell_the_customer_once_per_event(session: Session) -> None:
+    from allotment.domain.models import Notification
+
+    w = small(session)
+    delay = event("po_delayed", **po_ref(w), new_eta="2025-02-01")
+    update = event("eta_updated", **po_ref(w), eta="2025-02-20")
+    _ingest(session, delay)
+    _ingest(session, update)
+    _ingest(session, update)  # re-sent: a duplicate applies nothing, tells nobody again
+    messages = session.scalars(
+        select(Notification).where(Notification.kind == "customer_eta_change")
+    ).all()
+    bodies = sorted(m.body for m in messages)
+    assert len(bodies) == 2
+    assert "to 2025-02-01" in bodies[0] or "to 2025-02-01" in bodies[1]
+    assert any("from 2025-02-01 to 2025-02-20" in b for b in bodies)
+    (recipient,) = {m.recipient for m in messages}  # the one affected customer
+    assert recipient.startswith("customer:")

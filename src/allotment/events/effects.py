@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from allotment.domain import backorders as backorder_service
 from allotment.domain import contracts, orders, supply
 from allotment.domain import repository as domain_repo
-from allotment.domain.models import PurchaseOrderLine
+from allotment.domain.models import Backorder, PurchaseOrderLine
 from allotment.events import repository as repo
 from allotment.events.schemas import (
     ContractChanged,
@@ -27,6 +28,7 @@ from allotment.events.schemas import (
     OrderCreated,
     PoDelayed,
 )
+from allotment.notify import outbox
 
 
 @dataclass
@@ -73,6 +75,7 @@ def po_delayed(session: Session, event: PoDelayed, actor: str) -> Effect:
     line, subject, stale = _eta_line(session, event)
     if stale is not None:
         return stale
+    previous = line.current_eta or line.promised_date
     impact = backorder_service.apply_po_delay(
         session,
         po_line_id=line.id,
@@ -93,13 +96,32 @@ def po_delayed(session: Session, event: PoDelayed, actor: str) -> Effect:
         "value_at_risk": str(impact.value_at_risk),
     }
     ids = [i for i in created + updated if i is not None]
+    _tell_customers(session, ids, previous, event.new_eta, event)
     return Effect(touched=touched, rescore=ids, subject=subject)
+
+
+def _tell_customers(
+    session: Session,
+    backorder_ids: list[int],
+    old: date | None,
+    new: date,
+    event: PoDelayed | EtaUpdated,
+) -> None:
+    """Enqueue the customer ETA-change message of each backorder whose date moved (once per
+    event: re-sending it applies nothing, and the outbox dedupes on the event id)."""
+    for backorder_id in backorder_ids:
+        backorder = session.get(Backorder, backorder_id)
+        if backorder is not None:
+            outbox.notify_eta_change(
+                session, backorder, old, new, event_id=event.event_id, now=event.occurred_at
+            )
 
 
 def eta_updated(session: Session, event: EtaUpdated, actor: str) -> Effect:
     line, subject, stale = _eta_line(session, event)
     if stale is not None:
         return stale
+    previous = line.current_eta or line.promised_date
     ids = supply.update_eta(
         session,
         po_line_id=line.id,
@@ -109,6 +131,7 @@ def eta_updated(session: Session, event: EtaUpdated, actor: str) -> Effect:
         at=event.occurred_at,
     )
     repo.eta_learned(session=session, po_line_id=line.id, at=event.occurred_at)
+    _tell_customers(session, ids, previous, event.eta, event)
     return Effect(
         touched={"po_line": line.id, "backorders_updated": ids}, rescore=ids, subject=subject
     )
