@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -14,20 +10,9 @@ from allotment.features.frame import Task, TaskFrame
 from allotment.modeling.config import TrainConfig
 from allotment.modeling.train import make_split
 from tests.modeling.synthetic import make_frame
+from tests.training.scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "training" / "oracle_bound.py"
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("oracle_bound", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-ob = _load_script()
+ob = load_script("oracle_bound")
 
 
 @pytest.fixture(scope="module")

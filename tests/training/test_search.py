@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -16,20 +13,9 @@ from allotment.features.frame import Task, TaskFrame
 from allotment.modeling.config import TrainConfig, load_config
 from allotment.modeling.train import make_split
 from tests.modeling.synthetic import make_frame
+from tests.training.scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "training" / "search_hyperparams.py"
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("search_hyperparams", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-sh = _load_script()
+sh = load_script("search_hyperparams")
 
 
 @pytest.fixture(scope="module")
