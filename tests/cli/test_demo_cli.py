@@ -14,7 +14,7 @@ from allotment.cli import serve as serve_cli
 from allotment.cli.main import app
 from allotment.config import get_settings
 from allotment.domain.lifecycle import ACTIVE_STATUSES
-from allotment.domain.models import Backorder, ScoreSnapshot, SimWorld, User
+from allotment.domain.models import Backorder, Recommendation, ScoreSnapshot, SimWorld, User
 from allotment.modeling import registry
 from allotment.users.roles import Role
 
@@ -47,6 +47,13 @@ def test_demo_generates_once_then_reuses(session: Session, monkeypatch: pytest.M
     open_backorders = session.scalar(active.select_from(Backorder))
     assert open_backorders  # every run scores every open backorder
     assert session.scalar(select(func.count()).select_from(ScoreSnapshot)) == 2 * open_backorders
+    # Actions wait to be submitted, so the dashboard has a next action and a decision to offer;
+    # a second run supersedes the first run's proposals instead of piling them up.
+    proposed = select(func.count()).where(Recommendation.status == "proposed")
+    assert session.scalar(proposed.select_from(Recommendation))
+    superseded = select(func.count()).where(Recommendation.status == "superseded")
+    assert session.scalar(superseded.select_from(Recommendation))
+    assert "recommended action(s)" in second.output
     # One demo user per role, created once; their passwords are printed and kept in a file.
     users = json.loads((get_settings().data_dir / "demo-users.json").read_text())
     assert len(users) == len(Role) and "demo-planner" in users

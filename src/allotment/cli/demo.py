@@ -30,6 +30,8 @@ DEMO_SCALE = "medium"
 DEMO_SEED = 7
 DEMO_ACTOR = "demo"
 DEMO_USERS_FILE = "demo-users.json"
+#: Who the demo's generated records name (not a user: nobody signs in as it).
+DEMO_ACTOR = "demo"
 
 
 def demo(
@@ -72,6 +74,7 @@ def demo(
             _print_counts(engine, console)
         ensure_champions(engine, console)
         score_backlog(console)
+        recommend_backlog(console)
         users = ensure_demo_users(settings.data_dir, console)
     finally:
         engine.dispose()
@@ -110,6 +113,22 @@ def score_backlog(console: Console) -> None:
     with app_errors(), unit_of_work() as session:
         result = score(session, trigger="demo", progress=lambda msg: console.print(f"  {msg}"))
     print_run(result)
+
+
+def recommend_backlog(console: Console) -> None:
+    """Save actions for what the plan cannot resolve in time, so the dashboard's queue and
+    command center show a next action and approvers have something to decide."""
+    from allotment.cli.common import app_errors, unit_of_work
+    from allotment.recommend import service
+
+    console.rule("[bold]recommendations")
+    with app_errors(), unit_of_work() as session:
+        recs = service.generate(session, requested_by=DEMO_ACTOR)
+        saved = service.save(session, recs=recs, actor=DEMO_ACTOR)
+    console.print(
+        f"{len(saved):,} recommended action(s) for {len(recs.items):,} backorder(s) the plan"
+        " cannot resolve in time (proposed: submit them for approval from the dashboard)"
+    )
 
 
 def ensure_demo_users(data_dir: Path, console: Console) -> dict[str, str]:
