@@ -239,6 +239,28 @@ def test_detail_shows_lines_history_and_latest_score(
     assert_error(not_int.json(), "RequestValidationError", "backorder_id")
 
 
+def test_a_backorder_opened_through_the_api_tells_the_policys_roles_once(
+    client: TestClient, session: Session, headers: dict[str, str]
+) -> None:
+    from allotment.domain.models import Notification
+
+    line = factories.order_line(session, quantity=8)
+    session.commit()
+    body = {"order_line_id": line.id, "quantity": 3, "reason": "customer called"}
+    refused = client.post(URL, json={**body, "quantity": 9}, headers=headers)
+    assert refused.status_code == 422
+    assert session.query(Notification).count() == 0  # rolled back with the refused request
+    session.rollback()
+    made = client.post(URL, json=body, headers=headers).json()
+    client.post(URL, json=body, headers=headers)  # refused: the line has an active backorder
+    rows = session.query(Notification).order_by(Notification.id).all()
+    assert [(n.kind, n.recipient) for n in rows] == [
+        ("backorder_created", "role:customer_service"),
+        ("backorder_created", "role:sales_rep"),
+    ]
+    assert made["number"] in rows[0].subject and "3 x SKU-" in rows[0].subject
+
+
 def test_manual_creation_and_transitions(
     app: FastAPI, client: TestClient, session: Session, headers: dict[str, str]
 ) -> None:

@@ -1,6 +1,8 @@
 """Backorder services: status transitions, manual creation, creation from a delayed PO line.
 
-Services flush; the caller (CLI command, API request) commits or rolls back.
+Services flush; the caller (CLI command, API request, event batch) commits or rolls back.
+Every creation goes through :func:`_new_backorder`, which also enqueues the policy's immediate
+``backorder_created`` notifications, so they commit with the backorder or not at all.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from allotment.domain.enums import BackorderStatus, OrderStatus, RootCause, Tier
 from allotment.domain.lifecycle import TERMINAL_STATUSES, ensure_transition
 from allotment.domain.models import Backorder, BackorderStatusChange, EtaChange
 from allotment.errors import BackorderCreationError
+from allotment.notify import rules as notification_rules
+from allotment.policy.schema import NotificationRule
+from allotment.policy.service import policy_in_force
 
 
 def backorder_number(backorder_id: int, year: int) -> str:
@@ -120,6 +125,7 @@ def _new_backorder(
     actor: str,
     reason: str,
     at: datetime,
+    notify: list[NotificationRule],
 ) -> Backorder:
     backorder = Backorder(
         # A unique placeholder until the id is known; replaced below in the same transaction.
@@ -150,7 +156,13 @@ def _new_backorder(
     session.flush()
     backorder.number = backorder_number(backorder.id, at.year)
     session.flush()
+    notification_rules.notify_backorder_created(session, backorder, rules=notify)
     return backorder
+
+
+def _created_rules(session: Session) -> list[NotificationRule]:
+    """The policy's immediate ``backorder_created`` rules (read once per service call)."""
+    return notification_rules.immediate_rules(policy_in_force(session), notification_rules.CREATED)
 
 
 def create_manual(
@@ -196,6 +208,7 @@ def create_manual(
         actor=actor,
         reason=reason,
         at=at or utcnow(),
+        notify=_created_rules(session),
     )
 
 
@@ -279,6 +292,7 @@ def apply_po_delay(
     po_line.current_eta = new_eta
 
     impact = DelayImpact(po_line_id=po_line_id, previous_eta=previous, new_eta=new_eta)
+    notify: list[NotificationRule] | None = None
     for line, order, customer in repo.lines_waiting_on_po_line(
         session=session, po_line_id=po_line_id
     ):
@@ -297,6 +311,8 @@ def apply_po_delay(
             action = "eta_updated" if moved else "unchanged"
             backorder: Backorder | None = existing
         elif new_eta > order.promised_date:
+            if notify is None:
+                notify = _created_rules(session)
             backorder = _new_backorder(
                 session,
                 order_line_id=line.id,
@@ -308,6 +324,7 @@ def apply_po_delay(
                 actor=actor,
                 reason=f"PO line {po_line_id} delayed to {new_eta}: {reason}",
                 at=at,
+                notify=notify,
             )
             action = "created"
         else:

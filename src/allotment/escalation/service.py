@@ -23,6 +23,7 @@ from allotment.domain.models import Backorder, BackorderEscalation, Customer
 from allotment.escalation import repository as repo
 from allotment.escalation.rules import LevelReached, OverdueCandidate, levels_reached
 from allotment.notify import outbox
+from allotment.notify import rules as notify_rules
 from allotment.policy import service as policies
 from allotment.policy.routing import role_label, tier_label, usd
 from allotment.policy.schema import Policy
@@ -116,16 +117,9 @@ def _recipients(policy: Policy, level: LevelReached, customer: Customer) -> list
     """The trigger's role, then the roles of the policy's immediate ``escalated`` rules."""
     out = [f"role:{level.trigger.role}"]
     if level.escalates:
-        for rule in policy.notifications:
-            if rule.event != "escalated" or rule.cadence != "immediate":
-                continue
-            if rule.tiers and customer.tier not in rule.tiers:
-                continue
-            for role in rule.roles:
-                if role == "account_manager" and customer.account_manager:
-                    out.append(f"user:{customer.account_manager}")
-                else:
-                    out.append(f"role:{role}")
+        for rule in notify_rules.immediate_rules(policy, "escalated"):
+            if notify_rules.applies(rule, customer):
+                out += [notify_rules.recipient_for(role, customer) for role in rule.roles]
     return list(dict.fromkeys(out))
 
 

@@ -148,7 +148,11 @@ def enqueue(
     return ids
 
 
-def _order_context(session: Session, backorder: Backorder) -> dict[str, Any]:
+def order_parts(
+    session: Session, backorder: Backorder
+) -> tuple[CustomerOrderLine, CustomerOrder, Customer, Product]:
+    """The order line, order, customer and product of ``backorder`` (from the identity map when
+    the caller already loaded them)."""
     line = session.get(CustomerOrderLine, backorder.order_line_id)
     assert line is not None  # a foreign key
     order = session.get(CustomerOrder, line.order_id)
@@ -156,6 +160,12 @@ def _order_context(session: Session, backorder: Backorder) -> dict[str, Any]:
     customer = session.get(Customer, order.customer_id)
     product = session.get(Product, line.product_id)
     assert customer is not None and product is not None
+    return line, order, customer, product
+
+
+def order_context(session: Session, backorder: Backorder) -> dict[str, Any]:
+    """The template fields that name a backorder's order line, customer and product."""
+    line, order, customer, product = order_parts(session, backorder)
     return {
         "backorder_id": backorder.id,
         "backorder_number": backorder.number,
@@ -194,7 +204,7 @@ def notify_eta_change(
     """
     if old_eta == new_eta:
         return []
-    context = _order_context(session, backorder)
+    context = order_context(session, backorder)
     context.update(
         old_eta=old_eta.isoformat() if old_eta else "not set", new_eta=new_eta.isoformat()
     )

@@ -69,6 +69,37 @@ TEMPLATES: Mapping[str, MessageTemplate] = {
         " (reminder $reminder; the policy reminds every $remind_after_hours hours).\n"
         "Chain: $chain.",
     ),
+    "backorder_created": _t(
+        "New backorder $backorder_number: $quantity x $sku for $customer_name",
+        "Backorder $backorder_number was opened for $customer_name ($customer_code, $tier):"
+        " order $order_number line $line_no, $quantity x $sku ($product_name).\n"
+        "Root cause: $root_cause_label. Expected: $eta. Value at risk: $value_at_risk.\n"
+        "Reason: $reason",
+    ),
+    # Digests: the lists and tables are formatted by allotment.notify.digest (one line each).
+    "daily_digest": _t(
+        "Daily digest $period: $happened_count $event_label ($happened_value)",
+        "Daily backorder digest for $period (UTC, $period_start to $period_end), $scope.\n"
+        "\n"
+        "$event_title: $happened_count ($happened_units units, $happened_value).\n"
+        "$happened_lines\n"
+        "\n"
+        "$backlog",
+    ),
+    "weekly_summary": _t(
+        "Weekly summary $period: $happened_count $event_label ($happened_value)",
+        "Weekly backorder summary for $period (UTC, $period_start to $period_end), $scope.\n"
+        "\n"
+        "$event_title: $happened_count ($happened_units units, $happened_value);"
+        " previous week: $previous_count.\n"
+        "By tier: $happened_by_tier.\n"
+        "By root cause: $happened_by_root_cause.\n"
+        "Largest:\n"
+        "$happened_lines\n"
+        "\n"
+        "In the week: $resolved_count resolved, $escalated_in_period escalated.\n"
+        "$backlog",
+    ),
     "customer_eta_change": _t(
         "New expected date for your order $order_number",
         "Dear $customer_name,\n"

@@ -231,6 +231,17 @@ def active_policy(session: Session) -> tuple[PolicyVersion, Policy]:
     return row, policy_of(row)
 
 
+def policy_in_force(session: Session) -> Policy:
+    """The active policy's document, else the shipped ``default`` — read-only.
+
+    For side effects of other changes (the notifications of a new backorder): unlike
+    :func:`active_policy` it never installs a policy, so creating a backorder does not write a
+    policy version and its audit record.
+    """
+    row = repo.active_version(session=session)
+    return shipped_policy("default") if row is None else policy_of(row)
+
+
 def get_policy(session: Session, *, policy_version_id: int) -> tuple[PolicyVersion, Policy]:
     """A version by id, with its document."""
     row = repo.get_version(session=session, policy_version_id=policy_version_id)
