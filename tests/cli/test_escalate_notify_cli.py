@@ -44,19 +44,48 @@ def test_escalate_then_notify_delivers_to_the_log_file(
         (7, "escalated"),
     ]
     assert (first["newly_escalated"], first["notifications_enqueued"]) == (1, 2)
+    # The same run enqueued the policy's digests of the last complete day and ISO week (the
+    # backlog holds one backorder, so there is something to say).
+    assert [(o["cadence"], o["period"], o["outcome"]) for o in first["digests"]["outcomes"]] == [
+        ("daily_digest", "2026-01-07", "enqueued"),
+        ("weekly_summary", "2026-W01", "enqueued"),
+    ]
     again = _cli("escalate", "--now", "2026-01-08")
     assert "0 level(s) applied, 0 newly escalated" in again
+    assert "digest: 0 digest(s) enqueued (0 notification(s)), 2 already enqueued" in again
     session.refresh(bo)
     assert bo.status is BackorderStatus.ESCALATED
     session.rollback()  # end the test's transaction: SQLite has one writer
 
     delivered = _cli("notify", "--once")
-    assert "2 attempted, 2 sent, 0 to retry, 0 dead" in delivered
+    assert "4 attempted, 4 sent, 0 to retry, 0 dead" in delivered
     lines = [json.loads(x) for x in log.read_text().splitlines()]
-    assert [line["recipient"] for line in lines] == ["role:supervisor", "role:manager"]
-    assert "2 attempted" not in _cli("notify")  # nothing due any more
+    assert [line["recipient"] for line in lines] == [
+        "role:supervisor",
+        "role:manager",
+        "role:purchasing_manager",
+        "role:operations_director",
+    ]
+    assert "4 attempted" not in _cli("notify")  # nothing due any more
     listed = json.loads(_cli("notify", "--list", "--status", "sent", "--json"))
-    assert [n["status"] for n in listed] == ["sent", "sent"]
+    assert [n["status"] for n in listed] == ["sent"] * 4
+
+
+def test_notify_digest_enqueues_each_digest_once_per_period(session: Session) -> None:
+    overdue_backorder(session, promised=date(2026, 1, 1))
+    session.commit()
+    first = json.loads(_cli("notify", "--digest", "--now", "2026-01-08T10:00", "--json"))
+    assert first["notifications_enqueued"] == 2
+    again = _cli("notify", "--digest", "--now", "2026-01-08T23:59")
+    assert "0 digest(s) enqueued (0 notification(s)), 2 already enqueued" in again
+    assert "daily_digest 2026-01-07 backorder_created -> role:purchasing_manager" in again
+    nxt = _cli("notify", "--digest", "--now", "2026-01-09")  # midnight: the 8th is complete
+    assert "1 digest(s) enqueued (1 notification(s)), 1 already enqueued" in nxt
+    # Escalation without the digests.
+    plain = json.loads(_cli("escalate", "--now", "2026-01-10", "--no-digest", "--json"))
+    assert "digests" not in plain
+    kinds = session.scalars(select(Notification.kind).order_by(Notification.id)).all()
+    assert kinds.count("daily_digest") == 2 and kinds.count("weekly_summary") == 1
 
 
 def test_dead_letters_are_listed_and_retried(session: Session) -> None:
@@ -93,6 +122,9 @@ def test_bad_options_are_one_line_errors() -> None:
         (["escalate", "--now", "2026-01-01", "--every", "5"], "exclude each other"),
         (["notify", "--list", "--status", "lost"], "is not one of"),
         (["notify", "--once", "--retry-dead"], "choose one of"),
+        (["notify", "--digest", "--list"], "choose one of"),
+        (["notify", "--now", "2026-01-01"], "--now goes with --digest"),
+        (["notify", "--digest", "--now", "soon"], "is not an ISO date"),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code != 0, args

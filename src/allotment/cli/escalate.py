@@ -1,6 +1,9 @@
-"""``allotment escalate``: apply the policy's escalation triggers and approval reminders.
+"""``allotment escalate``: apply the policy's escalation triggers and approval reminders, then
+enqueue the digests of its ``daily_digest`` / ``weekly_summary`` notification rules.
 
-Once (default), or every ``--every MINUTES`` until interrupted, one line per run.
+Once (default), or every ``--every MINUTES`` until interrupted, one line per run. The digests
+(the last complete UTC day / ISO week; once per rule, recipient and period) are enqueued in a
+transaction of their own after the escalations commit; ``--no-digest`` leaves them out.
 """
 
 from __future__ import annotations
@@ -32,17 +35,28 @@ def parse_now(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _once(now: datetime | None, actor: str, as_json: bool, *, compact: bool) -> None:
+def _once(
+    now: datetime | None, actor: str, as_json: bool, *, compact: bool, digest: bool = True
+) -> None:
     from allotment.escalation import service
+    from allotment.notify import digest as digests
 
     with unit_of_work() as session:
         report = service.run(session, actor=actor, now=now)
+    sent = None
+    if digest:
+        with unit_of_work() as session:
+            sent = digests.run(session, now=report.now)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=None if compact else 2, default=str))
+        payload = report.to_dict()
+        if sent is not None:
+            payload["digests"] = sent.to_dict()
+        typer.echo(json.dumps(payload, indent=None if compact else 2, default=str))
+        return
+    if compact:  # one line per run
+        typer.echo(report.summary() + (f"; {sent.short()}" if sent is not None else ""))
         return
     typer.echo(report.summary())
-    if compact:
-        return
     for a in report.applied:
         typer.echo(
             f"  {a.backorder_number}: {a.days_overdue} days overdue -> level {a.level}"
@@ -54,6 +68,10 @@ def _once(now: datetime | None, actor: str, as_json: bool, *, compact: bool) -> 
             f"  recommendation {r.recommendation_id}: waiting {r.hours_waiting:.0f} h,"
             f" reminder {r.reminder} to {', '.join(r.roles)}"
         )
+    if sent is not None:
+        typer.echo(sent.summary())
+        for o in sent.outcomes:
+            typer.echo(f"  {o.cadence} {o.period} -> {o.recipient}: {o.outcome.replace('_', ' ')}")
 
 
 def escalate(
@@ -68,13 +86,19 @@ def escalate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     actor: str | None = typer.Option(None, "--actor", help="Who is acting (default: cli:<login>)."),
+    digest: bool = typer.Option(
+        True,
+        "--digest/--no-digest",
+        help="Also enqueue the policy's daily digests and weekly summaries (last complete period).",
+    ),
 ) -> None:
-    """Escalate overdue backorders (policy triggers) and remind waiting approvals; idempotent."""
+    """Escalate overdue backorders (policy triggers), remind waiting approvals and enqueue the
+    policy's digests; idempotent."""
     when = parse_now(now)
     who = actor or default_actor()
     if every is None:
         with app_errors():
-            _once(when, who, as_json, compact=False)
+            _once(when, who, as_json, compact=False, digest=digest)
         return
     if when is not None:
         raise typer.BadParameter("--now and --every exclude each other", param_hint="--now")
@@ -83,7 +107,7 @@ def escalate(
         while True:
             started = time.monotonic()
             try:
-                _once(None, who, as_json, compact=True)
+                _once(None, who, as_json, compact=True, digest=digest)
             except AppError as exc:  # the next run may succeed (a database restart, ...)
                 err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
             runs += 1

@@ -1,4 +1,5 @@
-"""``allotment notify``: deliver the outbox to the sinks; list it; revive dead letters."""
+"""``allotment notify``: deliver the outbox to the sinks; list it; revive dead letters; enqueue
+the policy's digests (``--digest``)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,23 @@ def _row(n: Any) -> dict[str, Any]:
     }
 
 
+def _digest(now: str | None, as_json: bool) -> None:
+    from allotment.cli.escalate import parse_now
+    from allotment.notify import digest
+
+    with unit_of_work() as session:
+        report = digest.run(session, now=parse_now(now))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    typer.echo(report.summary())
+    for o in report.outcomes:
+        typer.echo(
+            f"  {o.cadence} {o.period} {o.event} -> {o.recipient}: {o.outcome.replace('_', ' ')}"
+            + (f" ({o.happened} {o.event.replace('_', ' ')})" if o.outcome == "enqueued" else "")
+        )
+
+
 def _list(status: str | None, limit: int, as_json: bool) -> None:
     from allotment.notify import repository as repo
 
@@ -102,12 +120,23 @@ def notify(
     retry_dead: bool = typer.Option(
         False, "--retry-dead", help="Put every dead notification back in the queue."
     ),
+    digest: bool = typer.Option(
+        False,
+        "--digest",
+        help="Enqueue the policy's daily digests and weekly summaries of the last complete UTC"
+        " day / ISO week (once per rule, recipient and period), then stop.",
+    ),
+    now: str | None = typer.Option(
+        None, "--now", help="With --digest: as of this ISO date/datetime (UTC; default: now)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Deliver pending notifications (log file, webhook, SMTP) with retries and dead letters."""
-    modes = sum([once, every is not None, list_, retry_dead])
+    modes = sum([once, every is not None, list_, retry_dead, digest])
     if modes > 1:
-        raise typer.BadParameter("choose one of --once, --every, --list, --retry-dead")
+        raise typer.BadParameter("choose one of --once, --every, --list, --retry-dead, --digest")
+    if now is not None and not digest:
+        raise typer.BadParameter("--now goes with --digest", param_hint="--now")
     if status is not None and status not in NOTIFICATION_STATUSES:
         raise typer.BadParameter(
             f"{status!r} is not one of {', '.join(NOTIFICATION_STATUSES)}", param_hint="--status"
@@ -115,6 +144,9 @@ def notify(
     if status is not None and not list_:
         raise typer.BadParameter("--status goes with --list", param_hint="--status")
     with app_errors():
+        if digest:
+            _digest(now, as_json)
+            return
         if list_:
             _list(status, limit, as_json)
             return
