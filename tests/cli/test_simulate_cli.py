@@ -86,3 +86,36 @@ def test_blend_without_champions_trains_on_the_first_seeds_history(
     assert calls == [(get_scale("tiny").n_customers, "simulate")]
     # Nothing passed the gate: still no champion, so blend is refused in one line.
     assert result.exit_code == 1 and "has no champion" in result.output
+
+
+def _run(*args: str) -> dict[str, object]:
+    result = runner.invoke(
+        app, ["simulate", "--scale", "tiny", "--seeds", "1", "--days", "10", *args, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload: dict[str, object] = json.loads(result.stdout)
+    return payload
+
+
+def test_policies_spend_the_world_planners_budget_and_pay_for_it() -> None:
+    mine = _run("--policy", "fcfs,static-tier")
+    world = _run("--policy", "static-tier", "--actions", "world")
+    assert mine["actions"] == "policy" and world["actions"] == "world"
+    assert world["budgets"] == {}
+    budget = mine["budgets"]["1"]  # type: ignore[index]
+    reference = world["policies"]["static-tier"]["per_seed"][0]  # type: ignore[index]
+    assert budget == reference["spot_buys"] > 0
+    for body in mine["policies"].values():  # type: ignore[attr-defined]
+        seed = body["per_seed"][0]
+        assert seed["spot_buys"] + seed["actions_unused"] == budget
+        assert seed["action_cost"] > 0
+        assert seed["total"] == pytest.approx(
+            seed["penalties"] + seed["cancellations"] + seed["churn"] + seed["action_cost"]
+        )
+
+
+def test_an_unknown_actions_mode_is_one_clear_line() -> None:
+    result = runner.invoke(app, ["simulate", "--scale", "tiny", "--actions", "nobody"])
+    assert result.exit_code != 0
+    assert "unknown --actions 'nobody'" in result.output
+    assert "Traceback" not in result.output

@@ -24,13 +24,23 @@ SIMULATE_ACTOR = "simulate"
 
 #: The business case's goal: blend loses at least this share less than static-tier.
 GOAL_REDUCTION = 0.20
-_MONEY = ("penalties", "cancellations", "churn", "total", "churn_expected", "contested_penalties")
+_MONEY = (
+    "penalties",
+    "cancellations",
+    "churn",
+    "action_cost",
+    "total",
+    "churn_expected",
+    "contested_penalties",
+)
+_COUNTS = ("spot_buys", "spot_in_time", "spot_overdue", "actions_unused")
 #: Metrics shown as whole numbers (USD and units).
 _WHOLE = (*_MONEY, "withheld_units")
 _LABELS = {
     "penalties": "SLA penalties paid (USD)",
     "cancellations": "margin lost to cancellations (USD)",
     "churn": "lifetime value lost to churn (USD)",
+    "action_cost": "spot-buy premiums paid (USD)",
     "total": "total lost (USD)",
     "churn_expected": "  expected churn loss (USD)",
     "contested_penalties": "  penalties of lines that lost a contest (USD)",
@@ -38,12 +48,22 @@ _LABELS = {
     "days_waiting": "days waiting (all lines)",
     "vip_days_waiting": "days waiting (VIP lines)",
     "withheld_units": "units withheld where lines went short",
+    "spot_buys": "spot buys placed",
+    "spot_in_time": "  of them arriving by the promised day",
+    "spot_overdue": "  of them for lines already overdue",
+    "actions_unused": "  budget slots left unused",
 }
 
 
 def _check_scale(value: str) -> str:
     if value not in SCALES:
         raise typer.BadParameter(f"unknown scale {value!r}; choose one of {', '.join(SCALES)}")
+    return value
+
+
+def _check_actions(value: str) -> str:
+    if value not in ("policy", "world"):
+        raise typer.BadParameter(f"unknown --actions {value!r}; choose policy or world")
     return value
 
 
@@ -76,6 +96,14 @@ def simulate(
         "--train/--no-train",
         help="When no champion fits our features, train them on the first seed's history (into"
         " the configured model store, reused by the next run); --no-train refuses instead.",
+    ),
+    actions: str = typer.Option(
+        "policy",
+        "--actions",
+        help="Who chooses the spot buys: 'policy' (each policy spends the world planner's daily"
+        " count from a reference run on the backorders it ranks first) or 'world' (the world's"
+        " own planner, the same for every policy).",
+        callback=_check_actions,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -112,6 +140,7 @@ def simulate(
             rescore_days=rescore_days,
             on_day=lambda: progress.advance(task),
             on_warm=lambda _: progress.advance(warm),
+            actions=actions,
         )
     if as_json:
         payload = result.to_dict()
@@ -160,6 +189,9 @@ def _fmt(metric: str, i: Interval) -> str:
     if metric == "fill_rate":
         body = f"{i.mean:.1%}"
         ci = f"{i.low:.1%} – {i.high:.1%}" if not math.isnan(i.low) else ""
+    elif metric in _COUNTS:
+        body = f"{i.mean:,.1f}"
+        ci = f"{i.low:,.1f} – {i.high:,.1f}" if not math.isnan(i.low) else ""
     elif metric in _WHOLE:
         body = f"{i.mean:,.0f}"
         ci = f"{i.low:,.0f} – {i.high:,.0f}" if not math.isnan(i.low) else ""
@@ -190,12 +222,21 @@ def _print(result: SimulationResult, console: Console) -> None:
             " if the models were perfect (a diagnostic, not the product).[/dim]"
         )
     console.print("[dim]Every policy sees the same demand and supplier draws per seed.[/dim]")
+    if result.actions == "policy":
+        budget = sum(result.budgets.values()) / max(1, len(result.budgets))
+        console.print(
+            f"[dim]Spot buys: each policy chooses which backorders get them, at most the daily"
+            f" count the world's own planner placed in a reference run ({budget:,.1f} per seed"
+            " over the window); their premiums count as money lost.[/dim]"
+        )
+    else:
+        console.print("[dim]Spot buys: the world's own planner, the same for every policy.[/dim]")
     table = Table("metric", *result.policies, title="Money lost and service", show_lines=True)
     summaries = {p: result.summary(p) for p in result.policies}
     for metric, label in _LABELS.items():
         table.add_row(label, *(_fmt(metric, summaries[p][metric]) for p in result.policies))
     console.print(table)
-    approvals = Table("actions (spot buys) needing", *result.policies, title="Approvals")
+    approvals = Table("spot buys needing", *result.policies, title="Approvals")
     levels = {p: result.approvals(p) for p in result.policies}
     for level in next(iter(levels.values())):
         approvals.add_row(

@@ -3,11 +3,13 @@
 For each seed the world is built and run under the handbook's static rule up to the scale's
 "today" (the same history ``allotment generate`` writes), then copied once per policy and stepped
 ``days`` more days with the world's own dynamics: demand, supplier delays and receipts, spot
-buys, customers cancelling late lines and churning on their service record. Every random draw
-is keyed by what it is about (:mod:`allotment.world.rng`), so each policy sees the same orders and
-the same supplier outcomes (common random numbers); what differs is only what follows from its
-allocations. Results per policy: mean and a 95 % interval over seeds (Student t), and the paired
-comparison of totals between policies, seed by seed.
+buys arriving, customers cancelling late lines and churning on their service record. Every
+random draw is keyed by what it is about (:mod:`allotment.world.rng`), so each policy sees the
+same orders and the same supplier outcomes (common random numbers); what differs is only what
+follows from its decisions: its allocations and, by default, which backorders it buys from the
+spot market within a daily budget the same for every policy
+(:mod:`allotment.simulation.actions`). Results per policy: mean and a 95 % interval over seeds
+(Student t), and the paired comparison of totals between policies, seed by seed.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import copy
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from allotment.policy.documents import shipped_policy
+from allotment.simulation.actions import RankedRescues, make_rescuer
 from allotment.simulation.ledger import Ledger, Outcome
 from allotment.simulation.policies import (
     RankedPolicy,
@@ -46,6 +51,7 @@ METRICS: tuple[str, ...] = (
     "penalties",
     "cancellations",
     "churn",
+    "action_cost",
     "total",
     "churn_expected",
     "contested_penalties",
@@ -53,7 +59,14 @@ METRICS: tuple[str, ...] = (
     "fill_rate",
     "days_waiting",
     "vip_days_waiting",
+    "spot_buys",
+    "spot_in_time",
+    "spot_overdue",
+    "actions_unused",
 )
+#: Who chooses the spot buys: each policy, within the reference run's daily budget
+#: (:mod:`allotment.simulation.actions`), or the world's own planner (identical for all).
+ACTIONS = ("policy", "world")
 #: Student t 97.5 % quantiles for 1..30 degrees of freedom (beyond: the normal 1.96).
 _T975 = (
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
@@ -122,7 +135,7 @@ class Comparison:
             return reduction, Interval.of([v - u for u, v in zip(x, y, strict=True)])
 
         r, s = pair(lambda o: o.total)
-        re, se = pair(lambda o: o.penalties + o.cancellations + o.churn_expected)
+        re, se = pair(lambda o: o.penalties + o.cancellations + o.churn_expected + o.action_cost)
         return cls(policy, baseline, r, s, re, se)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +162,11 @@ class SimulationResult:
     #: Task → the champion ``blend`` used (``"<model> v<n>"``, ``None``: none, rule terms).
     models: dict[str, str | None] = field(default_factory=dict)
     rescore_days: int = RESCORE_DAYS
+    #: ``policy``: each policy spends the reference run's spot-buy budget; ``world``: the
+    #: world's own planner buys (see :data:`ACTIONS`).
+    actions: str = "policy"
+    #: Seed → the spot buys the budget allows over the window (``actions == "policy"``).
+    budgets: dict[int, int] = field(default_factory=dict)
 
     def summary(self, policy: str) -> dict[str, Interval]:
         """Metric → interval over seeds for ``policy``."""
@@ -185,6 +203,8 @@ class SimulationResult:
             "seeds": self.seeds,
             "models": self.models,
             "rescore_days": self.rescore_days,
+            "actions": self.actions,
+            "budgets": {str(k): v for k, v in self.budgets.items()},
             "seconds": round(self.seconds, 2),
             "policies": {
                 p: {
@@ -217,6 +237,33 @@ def warm_world(scale: str, seed: int, *, cache_dir: Path | None = None) -> World
     return world
 
 
+@dataclass
+class Played:
+    """One policy's run: the stepped world, its outcome and its spot-buy decisions."""
+
+    world: World
+    outcome: Outcome
+    rescuer: RankedRescues | None = None
+
+
+def reference_budget(base: World, days: int) -> dict[int, int]:
+    """Spot buys per day the world's own planner places in ``days`` days from ``base``.
+
+    The reference run: a copy of ``base`` stepped under the handbook's static allocation with the
+    world's planner (what every policy ran before actions became a policy decision). Day index
+    → number of spot buys placed that day (days without one are absent).
+    """
+    world = copy.deepcopy(base)
+    first_pol, start = world.pol.n, world.day
+    pricing = WorldPricing(world, world.cust_shipped_cents / 100.0)
+    world.run(days, make_policy("static-tier", pricing))
+    pol = world.pol
+    new = np.arange(first_pol, pol.n)
+    day = pol["day"][new[pol["for_line"][new] >= 0]]
+    counts = np.bincount(day - start, minlength=days)
+    return {start + k: int(c) for k, c in enumerate(counts.tolist()) if c}
+
+
 def play(
     base: World,
     name: str,
@@ -225,37 +272,68 @@ def play(
     champions: Champions | None = None,
     rescore_days: int = RESCORE_DAYS,
     on_day: Callable[[], None] | None = None,
+    budget: Mapping[int, int] | None = None,
 ) -> tuple[World, Outcome]:
     """Step a copy of ``base`` ``days`` days under policy ``name``: the copy and its outcome.
 
     ``base`` is left as it was, so every policy starts from the same state. A policy that uses
     the models re-scores its risks with ``champions`` on the first day and every
-    ``rescore_days`` days after it (:class:`~allotment.simulation.risks.ModelRisks`).
+    ``rescore_days`` days after it (:class:`~allotment.simulation.risks.ModelRisks`). With a
+    ``budget`` (day → spot buys, :func:`reference_budget`) the policy chooses which backorders
+    get them (:mod:`allotment.simulation.actions`); without, the world's own planner does.
     """
+    run = play_run(
+        base,
+        name,
+        days,
+        champions=champions,
+        rescore_days=rescore_days,
+        on_day=on_day,
+        budget=budget,
+    )
+    return run.world, run.outcome
+
+
+def play_run(
+    base: World,
+    name: str,
+    days: int,
+    *,
+    champions: Champions | None = None,
+    rescore_days: int = RESCORE_DAYS,
+    on_day: Callable[[], None] | None = None,
+    budget: Mapping[int, int] | None = None,
+) -> Played:
+    """:func:`play`, also returning the policy's spot-buy decisions (for the diagnosis)."""
     if rescore_days < 1:
         raise ValueError("rescore_days must be at least 1")
     world = copy.deepcopy(base)
     ledger = Ledger(world, shipped_policy("default"))
-    policy = make_policy(name, WorldPricing(world, ledger.lifetime_value), champions=champions)
+    pricing = WorldPricing(world, ledger.lifetime_value)
+    policy = make_policy(name, pricing, champions=champions)
     tracked = ledger.track(policy)
     models = policy.risk_source if isinstance(policy, RankedPolicy) else None
+    rescuer = make_rescuer(name, policy, pricing, budget) if budget is not None else None
     for k in range(days):
         d = world.day
         if isinstance(models, ModelRisks) and k % rescore_days == 0:
             models.rescore()
-        world.run(1, tracked)
+        world.run(1, tracked, rescues=rescuer)
         ledger.after_day(world, d)
         if on_day is not None:
             on_day()
+    unused = rescuer.unused if rescuer is not None else 0
     if not isinstance(policy, RankedPolicy):
-        return world, ledger.outcome(world)
-    return world, ledger.outcome(
+        return Played(world, ledger.outcome(world, actions_unused=unused), rescuer)
+    outcome = ledger.outcome(
         world,
         lp_calls=policy.lp_calls,
         decided=policy.decided,
         degraded=policy.degraded,
         rescores=models.rescores if isinstance(models, ModelRisks) else 0,
+        actions_unused=unused,
     )
+    return Played(world, outcome, rescuer)
 
 
 def simulate(
@@ -268,8 +346,13 @@ def simulate(
     rescore_days: int = RESCORE_DAYS,
     on_day: Callable[[], None] | None = None,
     on_warm: Callable[[int], None] | None = None,
+    actions: str = "policy",
 ) -> SimulationResult:
     """Run every policy on every seed for ``days`` days (see the module docstring).
+
+    With ``actions="policy"`` each seed first runs the reference (:func:`reference_budget`) and
+    every policy spends that many spot buys a day on the backorders it ranks first; with
+    ``"world"`` the world's own planner buys, the same way under every policy.
 
     Policies that use the models read the champions of the configured registry
     (:func:`~allotment.simulation.risks.find_champions`), looked up once before anything runs.
@@ -289,6 +372,8 @@ def simulate(
         else parse_policies(",".join(policies))
     )
     get_scale(scale)
+    if actions not in ACTIONS:
+        raise ValueError(f"actions must be one of {', '.join(ACTIONS)}, not {actions!r}")
     champions = None
     if any(uses_models(n) for n in names):
         champions = require_champions(find_champions())
@@ -300,10 +385,14 @@ def simulate(
         policies=names,
         models=champions.describe() if champions is not None else {},
         rescore_days=rescore_days,
+        actions=actions,
     )
     result.outcomes = {n: [] for n in names}
     for seed in seeds:
         base = warm_world(scale, seed, cache_dir=cache_dir)
+        budget = reference_budget(base, days) if actions == "policy" else None
+        if budget is not None:
+            result.budgets[seed] = sum(budget.values())
         if on_warm is not None:
             on_warm(seed)
         for name in names:
@@ -314,6 +403,7 @@ def simulate(
                 champions=champions,
                 rescore_days=rescore_days,
                 on_day=on_day,
+                budget=budget,
             )
             result.outcomes[name].append(outcome)
     result.seconds = time.perf_counter() - t0

@@ -14,6 +14,12 @@ The money lost
     Customer lifetime value lost to churn: when the world decides a customer churns, its lifetime
     value (revenue shipped to it before the simulated window, frozen at the window's start), once
     per customer.
+``action_cost``
+    What the actions cost beyond the goods: every spot buy placed in the window, its units ×
+    (spot unit price − regular unit cost) — the spot premium (the units themselves replace
+    units of the PO line the backorder waited on, which then go to stock).
+
+``total`` is the sum of the four.
 
 Diagnostics
 -----------
@@ -47,13 +53,15 @@ Service
 
 Actions and approvals
 ---------------------
-The world's planners buy some backordered lines from the spot market (an alternate source). Each
-spot buy is routed like a recommendation (:mod:`allotment.recommend.approval`): its amount is
-the money it commits (the whole spot purchase) plus the value at stake (the line's penalty
-exposure under the policy: open value × min(rate × exposure days, cap)), summed with the same
-customer's spot buys of the same SKU within the policy's window. Counted by the level the amount
-needs (``auto``, ``supervisor``, ``manager``, ``director``), and how many also needed the
-account manager (VIP).
+Some backordered lines are bought from the spot market (an alternate source): by the world's own
+planners, or by the policy (:mod:`allotment.simulation.actions`). Each spot buy is routed like a
+recommendation (:mod:`allotment.recommend.approval`): its amount is the money it commits (the whole
+spot purchase) plus the value at stake (the line's penalty exposure under the policy: open value ×
+min(rate × exposure days, cap)), summed with the same customer's spot buys of the same SKU within
+the policy's window. Counted by the level the amount needs (``auto``, ``supervisor``, ``manager``,
+``director``), and how many also needed the account manager (VIP). ``spot_in_time``: spot buys that
+arrive by their line's promised day (a breach avoided unless the PO came first); ``spot_overdue``:
+spot buys placed for a line already past its promised day (they can only shorten the lateness).
 """
 
 from __future__ import annotations
@@ -125,6 +133,10 @@ class Outcome:
     cancelled_lines: int
     churned_customers: int
     withheld_units: int = 0
+    action_cost: float = 0.0
+    spot_in_time: int = 0
+    spot_overdue: int = 0
+    actions_unused: int = 0
     lp_calls: int = 0
     decided: int = 0
     degraded: int = 0
@@ -132,7 +144,9 @@ class Outcome:
     total: float = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "total", self.penalties + self.cancellations + self.churn)
+        object.__setattr__(
+            self, "total", self.penalties + self.cancellations + self.churn + self.action_cost
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,6 +185,9 @@ class Ledger:
         self.approvals = dict.fromkeys((*LEVELS, VIP_ROLE), 0)
         self.spot_buys = 0
         self.spot_spend = 0.0
+        self.action_cost = 0.0
+        self.spot_in_time = 0
+        self.spot_overdue = 0
         self._recent: defaultdict[tuple[int, int], list[Earlier]] = defaultdict(list)
 
     def after_day(self, world: World, d: int) -> None:
@@ -253,6 +270,11 @@ class Ledger:
                 self.approvals[VIP_ROLE] += 1
             self.spot_buys += 1
             self.spot_spend += committed
+            regular = int(pol["qty"][po_line]) * int(world.prod_cost_cents[product]) / 100.0
+            self.action_cost += committed - regular
+            promised = int(lines["promised"][line])
+            self.spot_in_time += int(pol["arrival"][po_line]) <= promised
+            self.spot_overdue += d > promised
 
     def outcome(
         self,
@@ -262,9 +284,10 @@ class Ledger:
         decided: int = 0,
         degraded: int = 0,
         rescores: int = 0,
+        actions_unused: int = 0,
     ) -> Outcome:
         """The totals so far (waits counted up to ``world.day``); the policy's own counters
-        (optimizer calls, blend decisions, re-scores) are passed through."""
+        (optimizer calls, blend decisions, re-scores, unused action slots) are passed through."""
         lines = world.lines
         mine = np.flatnonzero(lines["day"] >= self.start)
         end = np.where(
@@ -292,6 +315,10 @@ class Ledger:
             cancelled_lines=self.cancelled,
             churned_customers=self.churned,
             withheld_units=self.withheld[0],
+            action_cost=self.action_cost,
+            spot_in_time=self.spot_in_time,
+            spot_overdue=self.spot_overdue,
+            actions_unused=actions_unused,
             lp_calls=lp_calls,
             decided=decided,
             degraded=degraded,

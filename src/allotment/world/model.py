@@ -12,7 +12,8 @@ One day, in order (the hour each step is stamped with in the history):
 5. lines still waiting are pegged (by the policy's order) to open PO lines with room, earliest
    ETA first; a reorder-point rule buys what is missing and tops up stock.
 6. 12:00 a waiting line whose supply cannot make its promised date becomes a backorder; for
-   some backorders a planner places a spot buy (alternate source) a few days later.
+   some backorders a planner places a spot buy (alternate source) a few days later (a keyed
+   draw; a simulation may choose them instead: ``step(policy, rescues=...)``).
 7. 14:00 overdue backorders escalate (7, 14, 21 days) and some customers cancel them.
 8. on the first of a month, each active customer may churn; contracts renew.
 
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from allotment.world.policies import AllocationPolicy, DemandLines
+from allotment.world.policies import AllocationPolicy, DemandLines, RescuePlanner
 from allotment.world.rng import Draws
 from allotment.world.scales import Scale
 from allotment.world.store import Log, Store
@@ -566,19 +567,29 @@ class World:
         policy: AllocationPolicy,
         *,
         on_day: Callable[[DayStats], None] | None = None,
+        rescues: RescuePlanner | None = None,
     ) -> None:
-        """Advance ``days`` days under ``policy`` (calling ``on_day`` after each)."""
+        """Advance ``days`` days under ``policy`` (calling ``on_day`` after each).
+
+        ``rescues`` replaces the world's own planner in choosing which backorders get a spot
+        buy (see :meth:`step`); ``None`` keeps the world's planner.
+        """
         if self.day + days + 1 > self.sup_latent.shape[1]:
             self._extend_supplier_latent(self.day + days + 400)
         if not self.policy_names or self.policy_names[-1] != policy.name:
             self.policy_names.append(policy.name)
         for _ in range(days):
-            stats = self.step(policy)
+            stats = self.step(policy, rescues=rescues)
             if on_day is not None:
                 on_day(stats)
 
-    def step(self, policy: AllocationPolicy) -> DayStats:
-        """Simulate one day (see the module docstring for the order of events)."""
+    def step(self, policy: AllocationPolicy, *, rescues: RescuePlanner | None = None) -> DayStats:
+        """Simulate one day (see the module docstring for the order of events).
+
+        With ``rescues``, step 6's spot buys are that planner's choice among
+        :meth:`rescue_candidates` instead of the world's keyed draw (which still runs, so the
+        world's other draws and records stay as they are; its planned buys are dropped).
+        """
         d = self.day
         self.bad_ring[d % BAD_WINDOW] = 0.0
         self.lines_ring[d % BAD_WINDOW] = 0.0
@@ -588,7 +599,12 @@ class World:
         new_lines = self._place_orders(d)
         self._allocate_on_hand(d, policy)
         self._peg_and_replenish(d, policy)
-        self._place_spot_buys(d)
+        if rescues is None:
+            self._place_spot_buys(d)
+        else:
+            self._pop_calendar("rescue", d)  # the world's own planner is replaced
+            chosen = np.asarray(rescues.choose(self, self.rescue_candidates(d), d), np.int64)
+            self.buy_spot(chosen, d)
         self._overdue(d)
         if self.date_of(d).day == 1:
             self._churn(d)
@@ -1203,12 +1219,63 @@ class World:
         bo = self._pop_calendar("rescue", d)
         if not len(bo):
             return
-        lines, bos, pol = self.lines, self.backorders, self.pol
+        lines, bos = self.lines, self.backorders
         line = bos["line"][bo]
         alive = (lines["done_day"][line] < 0) & (lines["cancel_day"][line] < 0)
         bo, line = bo[alive], line[alive]
         if not len(bo):
             return
+        self._spot_po_lines(bo, line, d)
+
+    def rescue_lead(self, bo: I64) -> I64:
+        """Days from placing a spot buy for backorders ``bo`` to its arrival (the spot market's
+        quote, which the world honours): the keyed draw the world's own planner uses, so a line
+        gets the same lead whoever buys it."""
+        key = self.lines["key"][self.backorders["line"][bo]]
+        u = self.draws.uniform("bo.rescue_lead", key)
+        lead: I64 = np.minimum(
+            (u[:, None] >= RESCUE_LEAD_CDF[None, :]).sum(axis=1), RESCUE_LEAD_MAX
+        ).astype(np.int64)
+        return lead
+
+    def rescue_candidates(self, d: int) -> I64:
+        """Backorders a planner may buy elsewhere on day ``d``: active, created before today
+        (a planner acts on yesterday's backorders at the earliest, as the world's own planner
+        does), their line still waiting, and not bought from the spot market before."""
+        bos, lines, pol = self.backorders, self.lines, self.pol
+        bo = np.flatnonzero((bos["status"] < ST_RESOLVED) & (bos["day"] < d))
+        line = bos["line"][bo]
+        alive = (lines["done_day"][line] < 0) & (lines["cancel_day"][line] < 0)
+        bo, line = bo[alive], line[alive]
+        spot = pol["for_line"]
+        return bo[~np.isin(line, spot[spot >= 0])]
+
+    def buy_spot(self, bo: I64, d: int) -> None:
+        """Buy the open quantity of backorders ``bo`` from the spot market on day ``d`` (a
+        planner's decision; lead times from :meth:`rescue_lead`).
+
+        Raises
+        ------
+        ValueError
+            A backorder is not among :meth:`rescue_candidates` (closed, its line shipped or
+            cancelled, bought before, or created today), or is named twice.
+        """
+        if not len(bo):
+            return
+        ok = np.isin(bo, self.rescue_candidates(d))
+        if not ok.all() or len(np.unique(bo)) != len(bo):
+            raise ValueError(
+                f"cannot buy backorders {bo[~ok].tolist() or bo.tolist()} on day {d}: not"
+                " rescue candidates, or named twice"
+            )
+        bos = self.backorders
+        bos["rescue_day"][bo] = d
+        bos["rescue_lead"][bo] = self.rescue_lead(bo)
+        self._spot_po_lines(bo, bos["line"][bo], d)
+
+    def _spot_po_lines(self, bo: I64, line: I64, d: int) -> None:
+        """Spot PO lines for backorders ``bo`` (lines ``line``), arriving after their lead."""
+        lines, bos, pol = self.lines, self.backorders, self.pol
         qty = lines["qty"][line] - lines["shipped"][line]
         pair = lines["pair"][line]
         lead = bos["rescue_lead"][bo]

@@ -10,10 +10,13 @@ line competes in, and ``supply`` is indexed by group.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from allotment.world.model import World
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -78,6 +81,18 @@ class AllocationPolicy(Protocol):
 
         A line with ``allow_partial`` false receives all of its quantity or nothing.
         """
+        ...
+
+
+class RescuePlanner(Protocol):
+    """Chooses which backorders a planner buys from the spot market today (the world's step 6).
+
+    Without one the world's own planner decides by a keyed draw on tier, emergency and value
+    (:meth:`allotment.world.model.World._plan_rescue`).
+    """
+
+    def choose(self, world: World, candidates: I64, day: int) -> I64:
+        """The backorders (a subset of ``candidates``, world indexes) to buy today."""
         ...
 
 
