@@ -391,7 +391,9 @@ class _Batch:
         self, backorder: _Backorder, to: BackorderStatus, reason: str, at: datetime
     ) -> None:
         """``domain.backorders.transition`` on the row in memory (the lifecycle decides)."""
-        check_transition(backorder.status, to, reason=reason, backorder=backorder.number)
+        check_transition(
+            backorder.status, to, reason=reason, backorder=backorder.number or backorder.id
+        )
         self.add(
             self.history,
             (
