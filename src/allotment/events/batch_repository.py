@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    Row,
+    BindParameter,
     Table,
     bindparam,
     func,
@@ -39,242 +39,211 @@ from allotment.domain.models import (
 )
 
 _CHUNK = 500  # values per IN (...) list
+_KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 
 
-def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+def _each(session: Session, stmt: Any, values: Iterable[Any]) -> list[Any]:
+    """Rows of ``stmt`` for the distinct ``values`` (bound as ``keys``), a chunk at a time.
+
+    The statements are built once, at import: building a select per call cost more than
+    running it for a batch of one.
+    """
     items = sorted(set(values))
+    conn = session.connection()
+    out: list[Any] = []
     for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
+        out.extend(conn.execute(stmt, {"keys": items[i : i + _CHUNK]}).all())
+    return out
 
 
-def _rows(session: Session, stmt: Any) -> Sequence[Any]:
-    return session.execute(stmt).all()
+_PO_LINES = (
+    select(
+        PurchaseOrderLine.id,
+        PurchaseOrder.number,
+        PurchaseOrderLine.line_no,
+        PurchaseOrderLine.product_id,
+        PurchaseOrderLine.quantity,
+        PurchaseOrderLine.received_quantity,
+        PurchaseOrderLine.received_on,
+        PurchaseOrderLine.status,
+        PurchaseOrderLine.current_eta,
+        PurchaseOrderLine.promised_date,
+        PurchaseOrder.location_id,
+    )
+    .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+    .where(tuple_(PurchaseOrder.number, PurchaseOrderLine.line_no).in_(_KEYS))
+    .order_by(PurchaseOrderLine.id)
+    .with_for_update(of=PurchaseOrderLine)
+)
 
 
-def po_lines(*, session: Session, refs: Iterable[tuple[str, int]]) -> list[Row[Any]]:
+def po_lines(*, session: Session, refs: Iterable[tuple[str, int]]) -> list[Any]:
     """The PO lines ``(po number, line no)`` refers to, locked for the transaction in id order,
     with their PO's number and warehouse."""
-    out: list[Row[Any]] = []
-    for chunk in _chunks(refs):
-        out.extend(
-            _rows(
-                session,
-                select(
-                    PurchaseOrderLine.id,
-                    PurchaseOrder.number,
-                    PurchaseOrderLine.line_no,
-                    PurchaseOrderLine.product_id,
-                    PurchaseOrderLine.quantity,
-                    PurchaseOrderLine.received_quantity,
-                    PurchaseOrderLine.received_on,
-                    PurchaseOrderLine.status,
-                    PurchaseOrderLine.current_eta,
-                    PurchaseOrderLine.promised_date,
-                    PurchaseOrder.location_id,
-                )
-                .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
-                .where(tuple_(PurchaseOrder.number, PurchaseOrderLine.line_no).in_(chunk))
-                .order_by(PurchaseOrderLine.id)
-                .with_for_update(of=PurchaseOrderLine),
-            )
-        )
-    return out
+    return _each(session, _PO_LINES, refs)
+
+
+_ETA_LEARNED = (
+    select(EtaChange.po_line_id, func.max(EtaChange.recorded_at))
+    .where(EtaChange.po_line_id.in_(_KEYS))
+    .group_by(EtaChange.po_line_id)
+)
 
 
 def eta_learned(*, session: Session, po_line_ids: Iterable[int]) -> dict[int, datetime]:
     """When the ETA in force on each PO line was learned (lines whose ETA never changed are
     missing)."""
-    out: dict[int, datetime] = {}
-    for chunk in _chunks(po_line_ids):
-        for r in _rows(
-            session,
-            select(EtaChange.po_line_id, func.max(EtaChange.recorded_at))
-            .where(EtaChange.po_line_id.in_(chunk))
-            .group_by(EtaChange.po_line_id),
-        ):
-            out[int(r[0])] = r[1]
-    return out
+    return {int(r[0]): r[1] for r in _each(session, _ETA_LEARNED, po_line_ids)}
 
 
-def _backorders() -> Any:
-    """Backorder columns, with what the batch needs to know of their order line, order,
-    customer and product."""
-    return (
-        select(
-            Backorder.id,
-            Backorder.number,
-            Backorder.order_line_id,
-            Backorder.po_line_id,
-            Backorder.quantity,
-            Backorder.open_quantity,
-            Backorder.root_cause,
-            Backorder.status,
-            Backorder.value_at_risk,
-            Backorder.expected_fulfillment_date,
-            Backorder.reason,
-            Backorder.created_at,
-            Backorder.created_by,
-            Backorder.updated_at,
-            Backorder.closed_at,
-            CustomerOrderLine.po_line_id.label("line_po_line_id"),
-            CustomerOrderLine.line_no,
-            CustomerOrder.number.label("order_number"),
-            CustomerOrder.customer_id,
-            CustomerOrder.promised_date,
-            CustomerOrder.is_emergency,
-            Customer.code.label("customer_code"),
-            Customer.name.label("customer_name"),
-            Product.name.label("product_name"),
-            Product.sku,
-        )
-        .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
-        .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
-        .join(Customer, Customer.id == CustomerOrder.customer_id)
-        .join(Product, Product.id == CustomerOrderLine.product_id)
-        .where(Backorder.status.in_(ACTIVE_STATUSES))
-        .order_by(Backorder.id)
-    )
-
-
-def backorders_waiting_on(*, session: Session, po_line_ids: Iterable[int]) -> list[Row[Any]]:
-    """Active backorders whose supply is one of the PO lines (theirs, or their order line's
-    when they name none)."""
-    out: list[Row[Any]] = []
-    for chunk in _chunks(po_line_ids):
-        # Two indexed look-ups, not one OR across the join (a scan of every backorder).
-        ids = union_all(
-            select(Backorder.id).where(Backorder.po_line_id.in_(chunk)),
-            select(Backorder.id)
-            .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
-            .where(CustomerOrderLine.po_line_id.in_(chunk), Backorder.po_line_id.is_(None)),
-        )
-        out.extend(_rows(session, _backorders().where(Backorder.id.in_(ids))))
-    return out
-
-
-def active_backorders_of_lines(
-    *, session: Session, order_line_ids: Iterable[int]
-) -> list[Row[Any]]:
-    out: list[Row[Any]] = []
-    for chunk in _chunks(order_line_ids):
-        out.extend(_rows(session, _backorders().where(Backorder.order_line_id.in_(chunk))))
-    return out
-
-
-def active_backorders_of_customers(
-    *, session: Session, customer_ids: Iterable[int]
-) -> list[Row[Any]]:
-    out: list[Row[Any]] = []
-    for chunk in _chunks(customer_ids):
-        out.extend(_rows(session, _backorders().where(CustomerOrder.customer_id.in_(chunk))))
-    return out
-
-
-def _lines() -> Any:
-    """Order line columns with their order's and the product's."""
-    return (
-        select(
-            CustomerOrderLine.id,
-            CustomerOrderLine.order_id,
-            CustomerOrderLine.line_no,
-            CustomerOrderLine.product_id,
-            CustomerOrderLine.quantity,
-            CustomerOrderLine.unit_price,
-            CustomerOrderLine.shipped_quantity,
-            CustomerOrderLine.po_line_id,
-            CustomerOrderLine.status,
-            Product.name.label("product_name"),
-            Product.sku,
-        )
-        .join(Product, Product.id == CustomerOrderLine.product_id)
-        .order_by(CustomerOrderLine.id)
-    )
-
-
-def _orders() -> Any:
-    return select(
-        CustomerOrder.id,
-        CustomerOrder.number,
+# Backorder columns, with what the batch needs to know of their order line, order, customer
+# and product.
+_BACKORDERS = (
+    select(
+        Backorder.id,
+        Backorder.number,
+        Backorder.order_line_id,
+        Backorder.po_line_id,
+        Backorder.quantity,
+        Backorder.open_quantity,
+        Backorder.root_cause,
+        Backorder.status,
+        Backorder.value_at_risk,
+        Backorder.expected_fulfillment_date,
+        Backorder.reason,
+        Backorder.created_at,
+        Backorder.created_by,
+        Backorder.updated_at,
+        Backorder.closed_at,
+        CustomerOrderLine.po_line_id.label("line_po_line_id"),
+        CustomerOrderLine.line_no,
+        CustomerOrder.number.label("order_number"),
         CustomerOrder.customer_id,
-        CustomerOrder.location_id,
-        CustomerOrder.ordered_on,
-        CustomerOrder.requested_date,
         CustomerOrder.promised_date,
         CustomerOrder.is_emergency,
-        CustomerOrder.status,
         Customer.code.label("customer_code"),
         Customer.name.label("customer_name"),
-        Customer.tier,
-    ).join(Customer, Customer.id == CustomerOrder.customer_id)
+        Product.name.label("product_name"),
+        Product.sku,
+    )
+    .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
+    .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+    .join(Customer, Customer.id == CustomerOrder.customer_id)
+    .join(Product, Product.id == CustomerOrderLine.product_id)
+    .where(Backorder.status.in_(ACTIVE_STATUSES))
+    .order_by(Backorder.id)
+)
+# Two indexed look-ups, not one OR across the join (a scan of every backorder).
+_WAITING = _BACKORDERS.where(
+    Backorder.id.in_(
+        union_all(
+            select(Backorder.id).where(Backorder.po_line_id.in_(_KEYS)),
+            select(Backorder.id)
+            .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
+            .where(CustomerOrderLine.po_line_id.in_(_KEYS), Backorder.po_line_id.is_(None)),
+        )
+    )
+)
+_OF_LINES = _BACKORDERS.where(Backorder.order_line_id.in_(_KEYS))
+_OF_CUSTOMERS = _BACKORDERS.where(CustomerOrder.customer_id.in_(_KEYS))
+
+
+def backorders_waiting_on(*, session: Session, po_line_ids: Iterable[int]) -> list[Any]:
+    """Active backorders whose supply is one of the PO lines (theirs, or their order line's
+    when they name none)."""
+    return _each(session, _WAITING, po_line_ids)
+
+
+def active_backorders_of_lines(*, session: Session, order_line_ids: Iterable[int]) -> list[Any]:
+    return _each(session, _OF_LINES, order_line_ids)
+
+
+def active_backorders_of_customers(*, session: Session, customer_ids: Iterable[int]) -> list[Any]:
+    return _each(session, _OF_CUSTOMERS, customer_ids)
+
+
+# Order line columns with their product's.
+_LINES = (
+    select(
+        CustomerOrderLine.id,
+        CustomerOrderLine.order_id,
+        CustomerOrderLine.line_no,
+        CustomerOrderLine.product_id,
+        CustomerOrderLine.quantity,
+        CustomerOrderLine.unit_price,
+        CustomerOrderLine.shipped_quantity,
+        CustomerOrderLine.po_line_id,
+        CustomerOrderLine.status,
+        Product.name.label("product_name"),
+        Product.sku,
+    )
+    .join(Product, Product.id == CustomerOrderLine.product_id)
+    .order_by(CustomerOrderLine.id)
+)
+_LINES_WAITING = _LINES.where(
+    CustomerOrderLine.po_line_id.in_(_KEYS),
+    CustomerOrderLine.shipped_quantity < CustomerOrderLine.quantity,
+    CustomerOrderLine.status.in_(("open", "partially_shipped")),
+)
+_LINES_OF_ORDERS = _LINES.where(CustomerOrderLine.order_id.in_(_KEYS))
+# Order columns with their customer's.
+_ORDERS = select(
+    CustomerOrder.id,
+    CustomerOrder.number,
+    CustomerOrder.customer_id,
+    CustomerOrder.location_id,
+    CustomerOrder.ordered_on,
+    CustomerOrder.requested_date,
+    CustomerOrder.promised_date,
+    CustomerOrder.is_emergency,
+    CustomerOrder.status,
+    Customer.code.label("customer_code"),
+    Customer.name.label("customer_name"),
+    Customer.tier,
+).join(Customer, Customer.id == CustomerOrder.customer_id)
+_ORDERS_BY_ID = _ORDERS.where(CustomerOrder.id.in_(_KEYS))
+_ORDERS_BY_NUMBER = (
+    _ORDERS.where(CustomerOrder.number.in_(_KEYS))
+    .order_by(CustomerOrder.id)
+    .with_for_update(of=CustomerOrder)
+)
 
 
 def lines_waiting_on(
     *, session: Session, po_line_ids: Iterable[int]
-) -> tuple[list[Row[Any]], list[Row[Any]]]:
+) -> tuple[list[Any], list[Any]]:
     """Open order lines allocated to the PO lines, and their orders (with the customer)."""
-    lines: list[Row[Any]] = []
-    for chunk in _chunks(po_line_ids):
-        lines.extend(
-            _rows(
-                session,
-                _lines().where(
-                    CustomerOrderLine.po_line_id.in_(chunk),
-                    CustomerOrderLine.shipped_quantity < CustomerOrderLine.quantity,
-                    CustomerOrderLine.status.in_(("open", "partially_shipped")),
-                ),
-            )
-        )
-    orders: list[Row[Any]] = []
-    for chunk in _chunks(r.order_id for r in lines):
-        orders.extend(_rows(session, _orders().where(CustomerOrder.id.in_(chunk))))
-    return lines, orders
+    lines = _each(session, _LINES_WAITING, po_line_ids)
+    return lines, _each(session, _ORDERS_BY_ID, (r.order_id for r in lines))
 
 
-def orders_by_number(
-    *, session: Session, numbers: Iterable[str]
-) -> tuple[list[Row[Any]], list[Row[Any]]]:
+def orders_by_number(*, session: Session, numbers: Iterable[str]) -> tuple[list[Any], list[Any]]:
     """The orders of these numbers, locked in id order, and all their lines."""
-    orders: list[Row[Any]] = []
-    for chunk in _chunks(numbers):
-        orders.extend(
-            _rows(
-                session,
-                _orders()
-                .where(CustomerOrder.number.in_(chunk))
-                .order_by(CustomerOrder.id)
-                .with_for_update(of=CustomerOrder),
-            )
-        )
-    lines: list[Row[Any]] = []
-    for chunk in _chunks(r.id for r in orders):
-        lines.extend(_rows(session, _lines().where(CustomerOrderLine.order_id.in_(chunk))))
-    return orders, lines
+    orders = _each(session, _ORDERS_BY_NUMBER, numbers)
+    return orders, _each(session, _LINES_OF_ORDERS, (r.id for r in orders))
+
+
+_ORDER_NUMBERS = select(CustomerOrder.number).where(CustomerOrder.number.in_(_KEYS))
 
 
 def existing_order_numbers(*, session: Session, numbers: Iterable[str]) -> set[str]:
-    out: set[str] = set()
-    for chunk in _chunks(numbers):
-        out.update(
-            session.scalars(select(CustomerOrder.number).where(CustomerOrder.number.in_(chunk)))
-        )
-    return out
+    return {r[0] for r in _each(session, _ORDER_NUMBERS, numbers)}
 
 
-def by_code(*, session: Session, kind: str, codes: Iterable[str]) -> list[Row[Any]]:
+_BY_CODE = {
+    "customer": select(Customer.id, Customer.code, Customer.name, Customer.tier).where(
+        Customer.code.in_(_KEYS)
+    ),
+    "location": select(Location.id, Location.code).where(Location.code.in_(_KEYS)),
+    "product": select(Product.id, Product.sku, Product.name, Product.unit_price).where(
+        Product.sku.in_(_KEYS)
+    ),
+}
+
+
+def by_code(*, session: Session, kind: str, codes: Iterable[str]) -> list[Any]:
     """Customers, locations or products (``kind``) by code (SKU for products)."""
-    stmt: Any
-    if kind == "customer":
-        stmt = select(Customer.id, Customer.code, Customer.name, Customer.tier)
-        column: Any = Customer.code
-    elif kind == "location":
-        stmt, column = select(Location.id, Location.code), Location.code
-    else:
-        stmt = select(Product.id, Product.sku, Product.name, Product.unit_price)
-        column = Product.sku
-    out: list[Row[Any]] = []
-    for chunk in _chunks(codes):
-        out.extend(_rows(session, stmt.where(column.in_(chunk))))
-    return out
+    return _each(session, _BY_CODE[kind], codes)
 
 
 CONTRACT_COLUMNS = (
@@ -293,50 +262,39 @@ CONTRACT_COLUMNS = (
 )
 
 
-def current_contracts(*, session: Session, customer_ids: Iterable[int]) -> list[Row[Any]]:
+_CONTRACTS_TABLE = cast(Table, Contract.__table__)
+_CURRENT_CONTRACTS = select(*(_CONTRACTS_TABLE.c[c] for c in CONTRACT_COLUMNS)).where(
+    tuple_(Contract.customer_id, Contract.version).in_(
+        select(Contract.customer_id, func.max(Contract.version))
+        .where(Contract.customer_id.in_(_KEYS))
+        .group_by(Contract.customer_id)
+    )
+)
+
+
+def current_contracts(*, session: Session, customer_ids: Iterable[int]) -> list[Any]:
     """Each customer's latest contract version."""
-    table = cast(Table, Contract.__table__)
-    out: list[Row[Any]] = []
-    for chunk in _chunks(customer_ids):
-        latest = (
-            select(Contract.customer_id, func.max(Contract.version))
-            .where(Contract.customer_id.in_(chunk))
-            .group_by(Contract.customer_id)
-        )
-        out.extend(
-            _rows(
-                session,
-                select(*(table.c[c] for c in CONTRACT_COLUMNS)).where(
-                    tuple_(Contract.customer_id, Contract.version).in_(latest)
-                ),
-            )
-        )
-    return out
+    return _each(session, _CURRENT_CONTRACTS, customer_ids)
 
 
-def inventory_positions(*, session: Session, pairs: Iterable[tuple[int, int]]) -> list[Row[Any]]:
+_POSITIONS = (
+    select(
+        InventoryPosition.id,
+        InventoryPosition.product_id,
+        InventoryPosition.location_id,
+        InventoryPosition.on_hand,
+        InventoryPosition.committed,
+        InventoryPosition.updated_at,
+    )
+    .where(tuple_(InventoryPosition.product_id, InventoryPosition.location_id).in_(_KEYS))
+    .order_by(InventoryPosition.id)
+    .with_for_update()
+)
+
+
+def inventory_positions(*, session: Session, pairs: Iterable[tuple[int, int]]) -> list[Any]:
     """Stock positions of ``(product id, location id)`` pairs, locked in id order."""
-    out: list[Row[Any]] = []
-    for chunk in _chunks(pairs):
-        out.extend(
-            _rows(
-                session,
-                select(
-                    InventoryPosition.id,
-                    InventoryPosition.product_id,
-                    InventoryPosition.location_id,
-                    InventoryPosition.on_hand,
-                    InventoryPosition.committed,
-                    InventoryPosition.updated_at,
-                )
-                .where(
-                    tuple_(InventoryPosition.product_id, InventoryPosition.location_id).in_(chunk)
-                )
-                .order_by(InventoryPosition.id)
-                .with_for_update(),
-            )
-        )
-    return out
+    return _each(session, _POSITIONS, pairs)
 
 
 def allocate_ids(*, session: Session, table: Table, n: int) -> list[int]:
