@@ -141,3 +141,23 @@ def test_a_transition_the_lifecycle_forbids_is_refused_and_leaves_nothing(
     assert backorder.status is BackorderStatus.RESOLVED
     assert backorder.expected_fulfillment_date is None  # undone from the journal
     assert rows.history == []
+
+
+def test_an_error_that_is_no_rule_of_the_domain_hands_the_batch_to_event_by_event(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = small(session)
+    events = [
+        event("po_delayed", **po_ref(w), new_eta="2025-02-20"),
+        event("inventory_adjusted", sku=w.product.sku, location_code=w.location.code, delta=4),
+    ]
+
+    def broken(_batch: Any, _event: Any) -> Any:
+        raise KeyError("a case the set-wise path gets wrong")
+
+    monkeypatch.setitem(batch._RULES, type(events[1]), broken)
+    result = service.ingest(session, events, actor="erp")
+    assert [o.status for o in result.outcomes] == ["applied", "applied"]
+    assert result.outcomes[1].touched["inventory"]["on_hand"] == 4
+    rows = session.execute(text("SELECT status FROM backorders ORDER BY id")).all()
+    assert [r[0] for r in rows] == ["open", "open"]  # created once, by the per-event path

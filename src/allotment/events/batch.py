@@ -1244,6 +1244,13 @@ def apply(
     except _Unhandled as exc:
         log.info("event batch not applied set-wise: %s", exc)
         return None
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        # Not a rule refusing an event: a case this path gets wrong. The per-event path
+        # decides (and parks the event, if it fails there too).
+        log.warning("event batch not applied set-wise", exc_info=True)
+        return None
     savepoint = session.begin_nested()
     try:
         orders, backorders = _write(batch)
