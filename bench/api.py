@@ -14,7 +14,8 @@ httptools) and measures with a bounded load - one client, one request at a time,
 * backorder detail p50/p99 and throughput at concurrency 1 (and ``/explain`` when the build
   has that route), list page (50 rows, default sort) p50/p99;
 * event ingestion in events/s: one event per request, and batches of 1,000 (re-scoring
-  deferred, so the figure is ingestion alone), then the drain that re-scores what they touched.
+  deferred, so the figure is ingestion alone), with the server process's CPU per event, then
+  the drain that re-scores what they touched (``--events-only``: these figures alone).
 
 Floors, measured in the same run: an empty FastAPI endpoint on the same server stack, and the
 three champions' raw one-row ``pred_contrib`` (when the model store has champions).
@@ -177,10 +178,8 @@ def _prepare(url: str, scale: str, seed: int) -> tuple[str, list[int]]:
 
 def _bench_backend(name: str, url: str, args: argparse.Namespace, floor: list[float]) -> None:
     import httpx
-    from tests.events.stream import event_stream
 
     from allotment.db.engine import make_engine
-    from allotment.events import service
 
     print(f"\n== {name}")
     key, ids = _prepare(url, args.scale, args.seed)
@@ -191,6 +190,7 @@ def _bench_backend(name: str, url: str, args: argparse.Namespace, floor: list[fl
     }
     port = _port()
     server = _start([sys.executable, "-c", SERVE, "serve", "--port", str(port)], env, port)
+    _SERVER[:] = [server.pid]
     engine = make_engine(url)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -225,34 +225,90 @@ def _bench_backend(name: str, url: str, args: argparse.Namespace, floor: list[fl
             _row("list page (50 rows)", lat, "(target p99 <= 50 ms)")
             _row("floor: empty FastAPI endpoint", floor)
 
-            n_single, n_batched = args.requests, 5 * 1000
-            events = event_stream(engine, n=n_single + n_batched + 1000, seed=args.seed + 1)
-            singles, batched = events[:n_single], events[n_single : n_single + n_batched]
+            _events(client, engine, args)
+        _drain(engine)
+    finally:
+        engine.dispose()
+        _stop(server)
 
-            def one(i: int) -> None:
-                client.post("/api/v1/events?rescore=false", json=singles[i]).raise_for_status()
 
-            t0 = time.perf_counter()
-            for i in range(n_single):
-                one(i)
-            single_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            for i in range(0, n_batched, 1000):
-                client.post(
-                    "/api/v1/events?rescore=false", json={"events": batched[i : i + 1000]}
-                ).raise_for_status()
-            batch_s = time.perf_counter() - t0
-            print(f"  events, one per request            {n_single / single_s:7,.0f} events/s")
-            print(
-                f"  events, batches of 1,000           {n_batched / batch_s:7,.0f} events/s"
-                "   (target >= 500 events/s)"
-            )
-        t0 = time.perf_counter()
-        drained = service.drain(engine)
-        print(
-            f"  then the re-score drain: {drained.scored:,} touched backorders in"
-            f" {time.perf_counter() - t0:.1f} s ({drained.rounds} round(s))"
-        )
+def _events(client: Any, engine: Any, args: argparse.Namespace) -> None:
+    """Event ingestion over HTTP: one event per request, then batches of 1,000 (re-scoring
+    deferred: ingestion alone)."""
+    from tests.events.stream import event_stream
+
+    n_single, n_batched = args.requests, 5 * 1000
+    events = event_stream(engine, n=n_single + n_batched + 1000, seed=args.seed + 1)
+    singles, batched = events[:n_single], events[n_single : n_single + n_batched]
+
+    def one(i: int) -> None:
+        client.post("/api/v1/events?rescore=false", json=singles[i]).raise_for_status()
+
+    t0, c0 = time.perf_counter(), _server_cpu()
+    for i in range(n_single):
+        one(i)
+    single_s, single_cpu = time.perf_counter() - t0, _server_cpu() - c0
+    t0, c0 = time.perf_counter(), _server_cpu()
+    for i in range(0, n_batched, 1000):
+        client.post(
+            "/api/v1/events?rescore=false", json={"events": batched[i : i + 1000]}
+        ).raise_for_status()
+    batch_s, batch_cpu = time.perf_counter() - t0, _server_cpu() - c0
+    print(
+        f"  events, one per request            {n_single / single_s:7,.0f} events/s"
+        f"   server CPU {single_cpu / n_single * 1000:.2f} ms/event"
+    )
+    print(
+        f"  events, batches of 1,000           {n_batched / batch_s:7,.0f} events/s"
+        f"   server CPU {batch_cpu / n_batched * 1000:.2f} ms/event   (target >= 500 events/s)"
+    )
+
+
+_SERVER: list[int] = []  # pid of the server being measured
+
+
+def _server_cpu() -> float:
+    """CPU seconds (user + system) the server process used so far (0 when unknown)."""
+    try:
+        fields = Path(f"/proc/{_SERVER[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except (IndexError, OSError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drain(engine: Any) -> None:
+    from allotment.events import service
+
+    t0 = time.perf_counter()
+    drained = service.drain(engine)
+    print(
+        f"  then the re-score drain: {drained.scored:,} touched backorders in"
+        f" {time.perf_counter() - t0:.1f} s ({drained.rounds} round(s))"
+    )
+
+
+def _bench_events_only(name: str, url: str, args: argparse.Namespace, _floor: Any) -> None:
+    """``--events-only``: the same world and server, only the event ingestion figures."""
+    import httpx
+
+    from allotment.db.engine import make_engine
+
+    print(f"\n== {name} (events only)")
+    key, _ids = _prepare(url, args.scale, args.seed)
+    env = {
+        **os.environ,
+        "ALLOTMENT_DATABASE_URL": url,
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    port = _port()
+    server = _start([sys.executable, "-c", SERVE, "serve", "--port", str(port)], env, port)
+    _SERVER[:] = [server.pid]
+    engine = make_engine(url)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) as client:
+            _events(client, engine, args)
+        _drain(engine)
     finally:
         engine.dispose()
         _stop(server)
@@ -266,6 +322,9 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--mlflow", default=None, help="model store with champions")
+    parser.add_argument(
+        "--events-only", action="store_true", help="only the event ingestion figures"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="allotment-bench-api-"))
@@ -289,14 +348,19 @@ def main() -> None:
         for backend in args.backends.split(","):
             if backend == "sqlite":
                 url = f"sqlite:///{work / 'allotment.db'}"
-                _bench_backend("SQLite", url, args, floor)
-                _model_floor(url, args.requests)
+                _runner(args)("SQLite", url, args, floor)
+                if not args.events_only:
+                    _model_floor(url, args.requests)
             elif backend == "postgresql":
                 _postgres(args, floor)
             else:
                 raise SystemExit(f"unknown backend {backend!r}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _runner(args: argparse.Namespace) -> Callable[[str, str, argparse.Namespace, Any], None]:
+    return _bench_events_only if args.events_only else _bench_backend
 
 
 def _model_floor(url: str, n: int) -> None:
@@ -322,7 +386,7 @@ def _postgres(args: argparse.Namespace, floor: list[float]) -> None:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in args.postgres else "?"
     try:
-        _bench_backend(
+        _runner(args)(
             "PostgreSQL", f"{args.postgres}{sep}options=-csearch_path%3D{schema}", args, floor
         )
     finally:

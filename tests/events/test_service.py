@@ -298,9 +298,17 @@ def _state(session: Session) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
+def per_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ingestion take the per-event path (one savepoint segment, redone on a failure)."""
+    monkeypatch.setattr(service.set_wise, "apply", lambda *_a, **_k: None)
+
+
+@pytest.mark.parametrize("path", ["set_wise", "per_event"])
 def test_a_poison_event_that_wrote_before_failing_leaves_the_rest_as_a_clean_run(
-    session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
+    if path == "per_event":
+        per_event(monkeypatch)
     w = small(session)
     elsewhere = factories.location(session)
     session.commit()
@@ -313,7 +321,8 @@ def test_a_poison_event_that_wrote_before_failing_leaves_the_rest_as_a_clean_run
         event("goods_received", **po_ref(w), quantity=5),
         event("inventory_adjusted", sku=w.product.sku, location_code=w.location.code, delta=3),
     ]
-    # Adds a stock position, then fails (negative stock): its segment is rolled back and redone.
+    # Per event: adds a stock position, then fails (negative stock): its segment is rolled
+    # back and redone. Set-wise: refused before it changes anything.
     dirty = event("inventory_adjusted", sku=w.product.sku, location_code=elsewhere.code, delta=-5)
     clean = event("eta_updated", po_number="PO-NOPE", line_no=1, eta="2025-02-01")
     redone: list[int] = []
@@ -323,7 +332,7 @@ def test_a_poison_event_that_wrote_before_failing_leaves_the_rest_as_a_clean_run
     result = service.ingest(session, [*good[:3], dirty, clean, *good[3:]], actor=ACTOR)
     assert [o.status for o in result.outcomes] == ["applied"] * 3 + ["parked"] * 2 + ["applied"] * 2
     assert (result.outcomes[3].error or "").startswith("InventoryAdjustmentError: ")
-    assert redone  # the fallback ran
+    assert bool(redone) == (path == "per_event")  # the per-event fallback ran
     with_poison = _state(session)
     session.rollback()
 

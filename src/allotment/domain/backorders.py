@@ -30,6 +30,16 @@ def backorder_number(backorder_id: int, year: int) -> str:
     return f"BO-{year}-{backorder_id:07d}"
 
 
+def check_transition(
+    current: BackorderStatus, to: BackorderStatus, *, reason: str, backorder: str | int
+) -> None:
+    """Refuse a status change without a reason, or one the lifecycle forbids (what
+    :func:`transition` checks; for callers that write the change themselves, set-wise)."""
+    if not reason.strip():
+        raise BackorderCreationError("a status change needs a reason", field="reason")
+    ensure_transition(current, to, backorder=backorder)
+
+
 def transition(
     session: Session,
     *,
@@ -40,9 +50,9 @@ def transition(
     at: datetime | None = None,
 ) -> BackorderStatusChange:
     """Move ``backorder`` to status ``to`` if the lifecycle allows it, and record who/when/why."""
-    if not reason.strip():
-        raise BackorderCreationError("a status change needs a reason", field="reason")
-    ensure_transition(backorder.status, to, backorder=backorder.number or backorder.id)
+    check_transition(
+        backorder.status, to, reason=reason, backorder=backorder.number or backorder.id
+    )
     at = at or utcnow()
     # Through the many-to-one side: appending to ``backorder.history`` would load the whole
     # history first (the backref adds it to a history already loaded).

@@ -25,7 +25,7 @@ TERMS = (
     "allows_substitution",
     "renewal_date",
 )
-_DEFAULTS: dict[str, Any] = {
+DEFAULTS: dict[str, Any] = {
     "penalty_rate_per_day": 0.0,
     "penalty_cap_rate": 0.0,
     "allows_partial_ship": True,
@@ -69,7 +69,7 @@ def change_contract(
                 f"customer {customer.code} has no contract: a first one needs {', '.join(missing)}",
                 field=missing[0],
             )
-        values, version = dict(_DEFAULTS), 1
+        values, version = dict(DEFAULTS), 1
     values.update(terms)
     contract = Contract(
         customer_id=customer.id, version=version, effective_from=effective_from, **values

@@ -53,17 +53,17 @@ def _insert_for(session: Session) -> Any:
 def claim_events(*, session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Insert new event rows, skipping ids already recorded; returns event id -> row id of the
     rows this call inserted."""
-    claimed: dict[str, int] = {}
-    insert = _insert_for(session)
-    for i in range(0, len(rows), _CHUNK):
-        stmt = (
-            insert(IngestedEvent)
-            .values(list(rows[i : i + _CHUNK]))
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(IngestedEvent.event_id, IngestedEvent.id)
-        )
-        claimed.update({e: int(r) for e, r in session.execute(stmt).all()})
-    return claimed
+    if not rows:
+        return {}
+    table = cast(Table, IngestedEvent.__table__)
+    # One statement compiled once; SQLAlchemy's "insertmanyvalues" sends the rows as
+    # multi-row VALUES pages (a VALUES list built per call compiles every bound value).
+    stmt = (
+        _insert_for(session)(table)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.event_id, table.c.id)
+    )
+    return {e: int(r) for e, r in session.execute(stmt, list(rows)).all()}
 
 
 def record_outcomes(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:

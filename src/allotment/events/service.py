@@ -2,10 +2,15 @@
 
 One batch is one transaction (the caller's: the request or the command commits). Inside it each
 new event first claims its id (a row in ``events``, unique on ``event_id``), then runs its effect
-in a savepoint: an effect that raises is rolled back alone and the event is *parked* with its
-error, and the rest of the batch goes on. So an id on record always comes with its effect, and a
-batch killed before its commit leaves neither: resending every event ends in the state of one
-clean run.
+as if in a savepoint of its own: an effect that raises leaves nothing and the event is *parked*
+with its error, and the rest of the batch goes on. So an id on record always comes with its
+effect, and a batch killed before its commit leaves neither: resending every event ends in the
+state of one clean run.
+
+The effects run set-wise (:mod:`allotment.events.batch`: the batch's rows read once, the rules
+applied in memory, the changes written with one statement per kind of row) and, when that path
+cannot take a batch, event by event through the domain services (:data:`EFFECTS`, in savepoint
+segments, :func:`_run_effects`). Both write the same rows.
 
 - A repeated id with the same payload is a ``duplicate``: it returns the first result and
   changes nothing. Another payload under a known id is refused (422, naming the first field that
@@ -33,7 +38,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy import event as sa_event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from allotment.audit import service as audit
@@ -42,9 +47,10 @@ from allotment.db.engine import session_scope
 from allotment.db.types import utcnow
 from allotment.domain import repository as domain_repo
 from allotment.domain.models import IngestedEvent
+from allotment.events import batch as set_wise
 from allotment.events import repository as repo
 from allotment.events.effects import EFFECTS, Effect
-from allotment.events.errors import EventPayloadMismatchError
+from allotment.events.errors import EventPayloadMismatchError, describe, is_fatal
 from allotment.events.schemas import canonical_payload
 
 log = logging.getLogger("allotment.events")
@@ -114,13 +120,6 @@ def _mismatch(event_id: str, stored: dict[str, Any], given: dict[str, Any], pref
         f" (first difference: {where or 'the payload'}); an event id may not be reused",
         field=f"{prefix}{where}" if where else (prefix.rstrip(".") or None),
     )
-
-
-def _fatal(exc: BaseException) -> bool:
-    """Database failures that are not the event's fault: fail the batch, never park."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def _duplicate(index: int, row: IngestedEvent) -> EventOutcome:
@@ -201,7 +200,6 @@ def ingest(
 
     session.info[repo.LOOKUPS] = {}
     try:
-        _preload(session, [events[i] for i in fresh if ids[i] in row_id])
         return _apply(session, events, payloads, ids, row_id, known, first_in_batch, actor, role)
     finally:
         session.info.pop(repo.LOOKUPS, None)
@@ -247,15 +245,16 @@ def _apply(
 ) -> IngestResult:
     """Run the claimed events' effects (see :func:`_run_effects`); record outcomes; queue,
     audit."""
-    results = _run_effects(
-        session,
-        [
-            (i, event, payloads[i]["type"])
-            for i, event in enumerate(events)
-            if ids[i] in row_id and first_in_batch[ids[i]] == i
-        ],
-        actor,
-    )
+    jobs = [
+        (i, event, payloads[i]["type"])
+        for i, event in enumerate(events)
+        if ids[i] in row_id and first_in_batch[ids[i]] == i
+    ]
+    # Set-wise when it can (see allotment.events.batch), else event by event.
+    results = set_wise.apply(session, jobs, actor) if jobs else {}
+    if results is None:
+        _preload(session, [event for _i, event, _type in jobs])
+        results = _run_effects(session, jobs, actor)
     outcomes: list[EventOutcome] = []
     done: dict[str, EventOutcome] = {}
     updates: list[dict[str, Any]] = []
@@ -323,11 +322,6 @@ def _apply(
     return IngestResult(outcomes=outcomes, rescore_queued=len(rescore))
 
 
-def _error(exc: Exception) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {message}"[:2000]
-
-
 class _Writes:
     """Counts the writing statements a connection runs (to tell a clean failure)."""
 
@@ -369,9 +363,9 @@ def _run_effects(
                 try:
                     done[i] = EFFECTS[type_](session, evt, actor)
                 except Exception as exc:
-                    if _fatal(exc):
+                    if is_fatal(exc):
                         raise
-                    error = _error(exc)
+                    error = describe(exc)
                     if (
                         writes.count == before
                         and not isinstance(exc, SQLAlchemyError)  # PostgreSQL: txn aborted
@@ -413,7 +407,7 @@ def _redo(
     try:
         done = {i: EFFECTS[type_](session, evt, actor) for i, evt, type_ in jobs}
     except Exception as exc:
-        if _fatal(exc):
+        if is_fatal(exc):
             raise
         savepoint.rollback()
         repo.forget_etas(session=session)
@@ -426,11 +420,11 @@ def _redo(
         try:
             out[i] = EFFECTS[type_](session, evt, actor)
         except Exception as exc:
-            if _fatal(exc):
+            if is_fatal(exc):
                 raise
             one.rollback()
             repo.forget_etas(session=session)
-            out[i] = _error(exc)
+            out[i] = describe(exc)
             log.info("event %s parked: %s", getattr(evt, "event_id"), out[i])  # noqa: B009
         else:
             one.commit()

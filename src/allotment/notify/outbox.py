@@ -109,6 +109,33 @@ def enqueue(
     NotificationInvalidError
         Empty or too long recipient or key, an unknown channel, or a context that is not JSON.
     """
+    ids = []
+    for values in notification_rows(
+        kind=kind,
+        recipient=recipient,
+        context=context,
+        dedupe_key=dedupe_key,
+        channels=channels,
+        now=now,
+    ):
+        new_id = repo.insert_new(session=session, values=values)
+        if new_id is not None:
+            ids.append(new_id)
+    return ids
+
+
+def notification_rows(
+    *,
+    kind: str,
+    recipient: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    channels: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows :func:`enqueue` writes (one per channel), checked and rendered; for
+    callers that write many at once (:func:`repo.insert_many_new`). Same parameters and errors
+    as :func:`enqueue`."""
     _check("recipient", recipient, _RECIPIENT_MAX)
     _check("dedupe_key", dedupe_key, _KEY_MAX)
     wanted = tuple(channels) if channels is not None else get_settings().notify_sinks
@@ -125,27 +152,22 @@ def enqueue(
         raise NotificationInvalidError(f"notification context: {exc}", field="context") from None
     subject, body = render(kind, context)
     at = now or utcnow()
-    ids = []
-    for channel in dict.fromkeys(wanted):
-        new_id = repo.insert_new(
-            session=session,
-            values={
-                "kind": kind,
-                "recipient": recipient,
-                "channel": channel,
-                "subject": subject[:_SUBJECT_MAX],
-                "body": body,
-                "payload": payload,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": at,
-                "created_at": at,
-                "dedupe_key": dedupe_key,
-            },
-        )
-        if new_id is not None:
-            ids.append(new_id)
-    return ids
+    return [
+        {
+            "kind": kind,
+            "recipient": recipient,
+            "channel": channel,
+            "subject": subject[:_SUBJECT_MAX],
+            "body": body,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+            "dedupe_key": dedupe_key,
+        }
+        for channel in dict.fromkeys(wanted)
+    ]
 
 
 def order_parts(
@@ -204,16 +226,37 @@ def notify_eta_change(
     """
     if old_eta == new_eta:
         return []
-    context = order_context(session, backorder)
+    ids = []
+    for values in eta_change_rows(
+        order_context(session, backorder), old_eta, new_eta, event_id=event_id, now=now
+    ):
+        new_id = repo.insert_new(session=session, values=values)
+        if new_id is not None:
+            ids.append(new_id)
+    return ids
+
+
+def eta_change_rows(
+    order_context: Mapping[str, Any],
+    old_eta: date | None,
+    new_eta: date,
+    *,
+    event_id: str | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows of :func:`notify_eta_change`, given the backorder's order context (the
+    keys :func:`order_context` returns); none when the ETA did not move."""
+    if old_eta == new_eta:
+        return []
+    context = dict(order_context)
     context.update(
         old_eta=old_eta.isoformat() if old_eta else "not set", new_eta=new_eta.isoformat()
     )
-    return enqueue(
-        session,
+    return notification_rows(
         kind="customer_eta_change",
         recipient=f"customer:{context['customer_code']}",
         context=context,
-        dedupe_key=f"customer_eta_change:{backorder.id}:"
+        dedupe_key=f"customer_eta_change:{context['backorder_id']}:"
         + (f"event:{event_id}" if event_id else f"{context['old_eta']}->{context['new_eta']}"),
         now=now,
     )

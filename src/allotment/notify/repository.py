@@ -16,19 +16,19 @@ from allotment.domain.models import Notification
 WAITING = ("pending", "retrying")
 
 
-def _insert_statement(dialect: str) -> Any:
+def _insert_statement(dialect: str, *, returning: bool = True) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # On the table (Core), not the ORM entity: one plain statement, no ORM bulk machinery.
     table = cast(Table, Notification.__table__)
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["dedupe_key", "channel"])
-        .returning(table.c.id)
-    )
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key", "channel"])
+    return stmt.returning(table.c.id) if returning else stmt
 
 
 # One statement per backend, compiled once (the values are bound per call).
 _INSERTS = {name: _insert_statement(name) for name in ("sqlite", "postgresql")}
+_INSERTS_MANY = {
+    name: _insert_statement(name, returning=False) for name in ("sqlite", "postgresql")
+}
 
 
 def insert_new(*, session: Session, values: dict[str, Any]) -> int | None:
@@ -40,6 +40,13 @@ def insert_new(*, session: Session, values: dict[str, Any]) -> int | None:
     stmt = _INSERTS[session.get_bind().dialect.name]
     new_id = session.execute(stmt, values).scalar_one_or_none()
     return None if new_id is None else int(new_id)
+
+
+def insert_many_new(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert notifications in order, each unless its (dedupe key, channel) exists (one
+    executemany of :func:`insert_new`'s ``INSERT ... ON CONFLICT DO NOTHING``)."""
+    if rows:
+        session.connection().execute(_INSERTS_MANY[session.get_bind().dialect.name], list(rows))
 
 
 def due(*, session: Session, now: datetime, limit: int) -> Sequence[tuple[int, datetime]]:

@@ -17,12 +17,17 @@ customer's account manager (``customers.account_manager``): ``account_manager`` 
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from allotment.domain.enums import Tier
 from allotment.domain.models import Backorder, Customer
 from allotment.notify import outbox
+from allotment.notify import repository as repo
 from allotment.policy.routing import tier_label, usd
 from allotment.policy.schema import NotificationRule, Policy
 
@@ -30,10 +35,14 @@ from allotment.policy.schema import NotificationRule, Policy
 CREATED = "backorder_created"
 
 
-def recipient_for(role: str, customer: Customer | None = None) -> str:
-    """The outbox recipient of a rule's ``role`` about ``customer`` (see the module docstring)."""
-    if role == "account_manager" and customer is not None and customer.account_manager:
-        return f"user:{customer.account_manager}"
+def recipient_for(
+    role: str, customer: Customer | None = None, *, account_manager: str | None = None
+) -> str:
+    """The outbox recipient of a rule's ``role`` about ``customer`` (or a customer whose
+    account manager is ``account_manager``; see the module docstring)."""
+    manager = customer.account_manager if customer is not None else account_manager
+    if role == "account_manager" and manager:
+        return f"user:{manager}"
     return f"role:{role}"
 
 
@@ -76,33 +85,71 @@ def notify_backorder_created(
     if not rules:
         return []
     _, _, customer, _ = outbox.order_parts(session, backorder)
+    ids: list[int] = []
+    for values in created_rows(
+        rules,
+        tier=customer.tier,
+        account_manager=customer.account_manager,
+        context=outbox.order_context(session, backorder),
+        backorder_id=backorder.id,
+        root_cause=backorder.root_cause.value,
+        eta=backorder.expected_fulfillment_date,
+        value_at_risk=backorder.value_at_risk,
+        reason=backorder.reason,
+        created_at=backorder.created_at,
+        now=now,
+    ):
+        new_id = repo.insert_new(session=session, values=values)
+        if new_id is not None:
+            ids.append(new_id)
+    return ids
+
+
+def created_rows(
+    rules: Sequence[NotificationRule],
+    *,
+    tier: Tier,
+    account_manager: str | None,
+    context: Mapping[str, Any],
+    backorder_id: int,
+    root_cause: str,
+    eta: date | None,
+    value_at_risk: Decimal,
+    reason: str | None,
+    created_at: datetime,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows of :func:`notify_backorder_created`, from plain values (event batches
+    write them set-wise once the backorder has its id and number).
+
+    ``context`` holds the order fields of :func:`outbox.order_context`; ``tier`` and
+    ``account_manager`` are the customer's when the backorder was created.
+    """
     recipients = [
-        recipient_for(role, customer)
+        recipient_for(role, account_manager=account_manager)
         for rule in rules
-        if applies(rule, customer)
+        if not rule.tiers or tier in rule.tiers
         for role in rule.roles
     ]
     if not recipients:
         return []
-    context = outbox.order_context(session, backorder)
-    eta = backorder.expected_fulfillment_date
-    context.update(
-        tier=tier_label(customer.tier),
-        root_cause=backorder.root_cause.value,
-        root_cause_label=backorder.root_cause.value.replace("_", " "),
+    full = dict(context)
+    full.update(
+        tier=tier_label(tier),
+        root_cause=root_cause,
+        root_cause_label=root_cause.replace("_", " "),
         eta=eta.isoformat() if eta else "not known yet",
-        value_at_risk=usd(backorder.value_at_risk),
-        reason=backorder.reason or "(none given)",
-        created_at=backorder.created_at.isoformat(),
+        value_at_risk=usd(value_at_risk),
+        reason=reason or "(none given)",
+        created_at=created_at.isoformat(),
     )
-    ids: list[int] = []
+    rows: list[dict[str, Any]] = []
     for recipient in dict.fromkeys(recipients):
-        ids += outbox.enqueue(
-            session,
+        rows += outbox.notification_rows(
             kind=CREATED,
             recipient=recipient,
-            context=context,
-            dedupe_key=f"{CREATED}:{backorder.id}:{recipient}",
-            now=now or backorder.created_at,
+            context=full,
+            dedupe_key=f"{CREATED}:{backorder_id}:{recipient}",
+            now=now or created_at,
         )
-    return ids
+    return rows
