@@ -52,13 +52,16 @@ def greedy_flows(
     lines: IntArray,
     order_key: Callable[[int], tuple[float | int | str, ...]],
     flows: FloatArray | None = None,
+    *,
+    arcs: IntArray | None = None,
 ) -> tuple[FloatArray, list[str]]:
     """Fill ``lines`` one by one in ``order_key`` order; returns (flows, unmet constraint names).
 
     ``flows`` (global, per arc) is filled in place when given, so a fallback writes straight into
-    the optimizer's plan; the lines' arcs must not be used by anything else in it.
+    the optimizer's plan; the lines' arcs must not be used by anything else in it. ``arcs``
+    (sorted, every arc of ``lines`` among them) asks for the flows of those arcs only, in that
+    order: a component's warm start needs no array over every arc of the network.
     """
-    x = np.zeros(net.n_arcs) if flows is None else flows
     v = net.as_lists
     starts, by_line, arc_node, arc_line, gain = (
         v["starts"],
@@ -182,9 +185,14 @@ def greedy_flows(
             continue
         need = quantity[i] - given[i]
         given[i] += need - fill(i, need, True)
-    if taken:
-        keys = np.fromiter(taken.keys(), dtype=np.int64, count=len(taken))
-        x[keys] += np.fromiter(taken.values(), dtype=np.float64, count=len(taken))
+    keys = np.fromiter(taken.keys(), dtype=np.int64, count=len(taken))
+    units = np.fromiter(taken.values(), dtype=np.float64, count=len(taken))
+    if arcs is not None:
+        x = np.zeros(len(arcs))
+        x[np.searchsorted(arcs, keys)] = units
+    else:
+        x = np.zeros(net.n_arcs) if flows is None else flows
+        x[keys] += units
     unmet: list[str] = []
     for i in ordered:
         if given[i] + 1e-9 < locked[i]:

@@ -544,12 +544,13 @@ def _rows_by(
     family: str,
     owner: IntArray,
     cols: IntArray,
-    lower_of: FloatArray,
     upper_of: FloatArray,
     keep: npt.NDArray[np.bool_] | None = None,
     coef: FloatArray | None = None,
+    upper_extra: float = 0.0,
 ) -> RowBlock:
-    """One row per distinct ``owner`` value (a line or node): Σ coef·x over its columns."""
+    """One row per distinct ``owner`` value (a line or node): Σ coef·x over its columns, at most
+    ``upper_of[owner] + upper_extra`` (no lower bound)."""
     vals = np.ones(len(cols)) if coef is None else coef
     if keep is not None:
         owner, cols, vals = owner[keep], cols[keep], vals[keep]
@@ -559,11 +560,14 @@ def _rows_by(
     first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else order[:0]
     subjects = owner[first].astype(np.int64)
     starts = np.append(first, len(owner)).astype(np.int64)
+    upper = upper_of[subjects]
+    if upper_extra:
+        upper += upper_extra
     return RowBlock(
         family,
         subjects,
-        lower_of[subjects],
-        upper_of[subjects],
+        np.full(len(subjects), -INF),
+        upper,
         starts,
         cols[order],
         vals[order],
@@ -573,14 +577,13 @@ def _rows_by(
 def _supply_rows(net: Network, m: Model, family: str, kind: int) -> RowBlock:
     """Σ units drawn from each supply node of ``kind`` ≤ its capacity (one row per node)."""
     nodes = net.arc_node[m.arcs]
-    cap = net.node_capacity
     return _rows_by(
         family,
         nodes,
         np.arange(len(m.arcs)),
-        np.full(len(cap), -INF),
-        cap + PERTURBATION,
+        net.node_capacity,
         net.node_kind[nodes] == kind,
+        upper_extra=PERTURBATION,
     )
 
 
@@ -597,36 +600,30 @@ def add_supply_per_po_line(net: Network, m: Model) -> RowBlock:
 def add_open_quantity(net: Network, m: Model) -> RowBlock:
     """Σ units to a line ≤ its open quantity."""
     lines = net.arc_line[m.arcs]
-    q = net.line_quantity
-    return _rows_by(OPEN_QUANTITY, lines, np.arange(len(m.arcs)), np.full(len(q), -INF), q)
+    return _rows_by(OPEN_QUANTITY, lines, np.arange(len(m.arcs)), net.line_quantity)
 
 
 def add_all_or_nothing(net: Network, m: Model) -> RowBlock:
     """Σ units to an all-or-nothing line = its quantity × y(order), y binary per order."""
     lines = net.arc_line[m.arcs]
-    group_col = {int(g): len(m.arcs) + k for k, g in enumerate(m.groups)}
     # Every selected line of an order, also one without any arc: it forces the order to zero.
     sel_lines = m.lines[net.line_group[m.lines] >= 0].astype(np.int64)
     if len(sel_lines) == 0 or len(m.groups) == 0:
         return _empty(ALL_OR_NOTHING)
-    row_of = {int(ln): r for r, ln in enumerate(sel_lines)}
-    keys: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    for j in np.flatnonzero(net.line_group[lines] >= 0):
-        keys.append(row_of[int(lines[j])])
-        cols.append(int(j))
-        vals.append(1.0)
-    for ln in sel_lines:
-        keys.append(row_of[int(ln)])
-        cols.append(group_col[int(net.line_group[ln])])
-        vals.append(-float(net.line_quantity[ln]))
+    # Row r is sel_lines[r]: its arcs (+1 each), then its order's column (−quantity).
+    by_line = np.argsort(sel_lines, kind="stable")
+    arcs_in = np.flatnonzero(net.line_group[lines] >= 0)
+    arc_rows = by_line[np.searchsorted(sel_lines[by_line], lines[arcs_in])]
+    group_cols = len(m.arcs) + np.searchsorted(m.groups, net.line_group[sel_lines])
+    keys = np.concatenate([arc_rows, np.arange(len(sel_lines))]).astype(np.int64)
+    cols = np.concatenate([arcs_in, group_cols]).astype(np.int64)
+    vals = np.concatenate([np.ones(len(arcs_in)), -net.line_quantity[sel_lines]])
     zeros = np.zeros(len(sel_lines))
     return _grouped_rows(
         ALL_OR_NOTHING,
-        np.array(keys, dtype=np.int64),
-        np.array(cols, dtype=np.int64),
-        np.array(vals, dtype=np.float64),
+        keys,
+        cols,
+        vals,
         zeros,
         zeros.copy(),
         sel_lines,
@@ -668,8 +665,9 @@ def add_locked(net: Network, m: Model) -> RowBlock:
 
 def _lower_bound_rows(family: str, net: Network, m: Model, bound: FloatArray) -> RowBlock:
     lines = net.arc_line[m.arcs]
-    subjects = np.unique(np.concatenate([lines, m.lines])).astype(np.int64)
-    subjects = subjects[bound[subjects] > 0]
+    # Filter before the unique: most lines have no such bound (then there is nothing to sort).
+    everyone = np.concatenate([lines, m.lines])
+    subjects = np.unique(everyone[bound[everyone] > 0]).astype(np.int64)
     if len(subjects) == 0:
         return _empty(family)
     row_of = np.full(net.n_lines, -1, dtype=np.int64)
