@@ -137,7 +137,11 @@ class Network:
     @cached_property
     def arcs_by_line(self) -> tuple[IntArray, IntArray]:
         """Arcs grouped by line, most profitable first: (starts, arcs)."""
-        order = np.lexsort((-self.arc_gain, self.arc_line)).astype(np.int64)
+        # = np.lexsort((-gain, line)), in two cheaper sorts: the rank of each arc's gain (ties
+        # by arc number), then one integer key per arc: line first, that rank second.
+        rank = np.empty(self.n_arcs, dtype=np.int64)
+        rank[np.argsort(-self.arc_gain, kind="stable")] = np.arange(self.n_arcs)
+        order = np.argsort(self.arc_line * self.n_arcs + rank, kind="stable").astype(np.int64)
         starts = np.zeros(self.n_lines + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.arc_line, minlength=self.n_lines), out=starts[1:])
         return starts, order

@@ -455,7 +455,7 @@ def solve(
     net = build_network(validate(problem))
     t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
     st = _State(net=net, flows=np.zeros(net.n_arcs), deadline=t0 + time_limit, mip_gap=mip_gap)
-    line_comp, _ = components(net)
+    line_comp, node_comp = components(net)
     n_comp = int(line_comp.max()) + 1 if net.n_lines else 0
     arc_comp = line_comp[net.arc_line]
     arc_order = np.argsort(arc_comp, kind="stable")
@@ -480,7 +480,6 @@ def solve(
     else:
         big = [c for c in range(n_comp) if has_group[c] and sizes[c] > mip_max_arcs]
         small = [c for c in range(n_comp) if not (has_group[c] and sizes[c] > mip_max_arcs)]
-        _, node_comp = components(net)
 
         def batch_job(job: _State, batch: list[int]) -> None:
             arcs, lines = sel(batch)
