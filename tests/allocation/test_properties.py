@@ -107,3 +107,45 @@ def test_shadow_price_is_the_value_of_one_more_unit(seed: int, n_lines: int) -> 
         assert bumped.objective - base.objective == pytest.approx(
             price.usd_per_unit, rel=1e-6, abs=1e-4
         )
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=seeds,
+    n_lines=st.integers(min_value=30, max_value=150),
+    relax=st.booleans(),
+    fix_orders=st.booleans(),
+)
+def test_plan_is_the_same_whatever_the_number_of_workers(
+    seed: int, n_lines: int, relax: bool, fix_orders: bool
+) -> None:
+    p = random_problem(seed, n_lines=n_lines, n_skus=max(2, n_lines // 6), all_or_nothing_share=0.2)
+    # Some contracts ask for full fill (often more than the stock: infeasible components), some
+    # lines hold locked units.
+    lines = tuple(
+        replace(ln, minimum_fill=1.0)
+        if k % 9 == 0
+        else replace(ln, locked_quantity=1)
+        if k % 13 == 0
+        else ln
+        for k, ln in enumerate(p.lines)
+    )
+    p = replace(p, lines=lines)
+    # Small batches: many independent jobs for the pool (and inline with one worker).
+    kwargs = {
+        "batch_arcs": 40,
+        "relax_minimum_fill": relax,
+        "mip_max_arcs": 0 if fix_orders else 20_000,
+    }
+    one = solve(p, workers=1, **kwargs)
+    three = solve(p, workers=3, **kwargs)
+    assert three.stats["workers"] > 1 or one.stats["components"] <= 1
+    assert three.status == one.status
+    assert three.objective == one.objective
+    assert np.array_equal(three.flows, one.flows)
+    assert three.binding_rows == one.binding_rows
+    assert three.shadow_prices == one.shadow_prices
+    assert three.lines == one.lines
+    assert [(i.kind, i.lines, i.detail, i.conflicts) for i in three.issues] == [
+        (i.kind, i.lines, i.detail, i.conflicts) for i in one.issues
+    ]

@@ -52,13 +52,16 @@ def greedy_flows(
     lines: IntArray,
     order_key: Callable[[int], tuple[float | int | str, ...]],
     flows: FloatArray | None = None,
+    *,
+    arcs: IntArray | None = None,
 ) -> tuple[FloatArray, list[str]]:
     """Fill ``lines`` one by one in ``order_key`` order; returns (flows, unmet constraint names).
 
     ``flows`` (global, per arc) is filled in place when given, so a fallback writes straight into
-    the optimizer's plan; the lines' arcs must not be used by anything else in it.
+    the optimizer's plan; the lines' arcs must not be used by anything else in it. ``arcs``
+    (sorted, every arc of ``lines`` among them) asks for the flows of those arcs only, in that
+    order: a component's warm start needs no array over every arc of the network.
     """
-    x = np.zeros(net.n_arcs) if flows is None else flows
     v = net.as_lists
     starts, by_line, arc_node, arc_line, gain = (
         v["starts"],
@@ -115,7 +118,11 @@ def greedy_flows(
         for a, u in log:
             take(a, -u, rank[arc_line[a]])
 
-    ordered = sorted((int(i) for i in lines), key=order_key)
+    ordered = sorted(lines.tolist(), key=order_key)
+    # Lower bounds and commitments are rare: the passes that serve them run only when some line
+    # here has one (without any, they would do nothing).
+    has_low = bool(((net.line_locked[lines] > 0) | (net.line_minimum[lines] > 0)).any())
+    has_commitment = bool((net.line_commitment[lines] >= 0).any())
     group_members: dict[int, list[int]] = {}
     for i in ordered:
         if group[i] >= 0:
@@ -139,7 +146,7 @@ def greedy_flows(
 
     tried: set[int] = set()
     # Pass 1: what must be kept (locked) or committed (minimum fill), in the same order.
-    for i in ordered:
+    for i in ordered if has_low else ():
         low = max(locked[i], math.ceil(minimum[i] - 1e-9))
         if low <= 0:
             continue
@@ -153,10 +160,10 @@ def greedy_flows(
     # Pass 1b: customers' fill commitments (together over their lines), in the same order.
     commitment, commitment_units = v["line_commitment"], v["commitment_units"]
     got: dict[int, float] = {}
-    for i in ordered:
+    for i in ordered if has_commitment else ():
         if commitment[i] >= 0:
             got[commitment[i]] = got.get(commitment[i], 0.0) + given[i]
-    for i in ordered:
+    for i in ordered if has_commitment else ():
         k = commitment[i]
         need = math.ceil(commitment_units[k] - 1e-9) - got[k] if k >= 0 else 0.0
         if need <= 0:
@@ -182,17 +189,22 @@ def greedy_flows(
             continue
         need = quantity[i] - given[i]
         given[i] += need - fill(i, need, True)
-    if taken:
-        keys = np.fromiter(taken.keys(), dtype=np.int64, count=len(taken))
-        x[keys] += np.fromiter(taken.values(), dtype=np.float64, count=len(taken))
+    keys = np.fromiter(taken.keys(), dtype=np.int64, count=len(taken))
+    units = np.fromiter(taken.values(), dtype=np.float64, count=len(taken))
+    if arcs is not None:
+        x = np.zeros(len(arcs))
+        x[np.searchsorted(arcs, keys)] = units
+    else:
+        x = np.zeros(net.n_arcs) if flows is None else flows
+        x[keys] += units
     unmet: list[str] = []
-    for i in ordered:
+    for i in ordered if has_low else ():
         if given[i] + 1e-9 < locked[i]:
             unmet.append(net.row_name(LOCKED, i))
         if given[i] + 1e-9 < minimum[i]:
             unmet.append(net.row_name(MINIMUM_FILL, i))
     total: dict[int, float] = {}
-    for i in ordered:
+    for i in ordered if has_commitment else ():
         if commitment[i] >= 0:
             total[commitment[i]] = total.get(commitment[i], 0.0) + given[i]
     for k, units in sorted(total.items()):

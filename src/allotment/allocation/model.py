@@ -23,6 +23,7 @@ import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from operator import attrgetter
 from typing import Any, ParamSpec, TypeVar
@@ -136,7 +137,11 @@ class Network:
     @cached_property
     def arcs_by_line(self) -> tuple[IntArray, IntArray]:
         """Arcs grouped by line, most profitable first: (starts, arcs)."""
-        order = np.lexsort((-self.arc_gain, self.arc_line)).astype(np.int64)
+        # = np.lexsort((-gain, line)), in two cheaper sorts: the rank of each arc's gain (ties
+        # by arc number), then one integer key per arc: line first, that rank second.
+        rank = np.empty(self.n_arcs, dtype=np.int64)
+        rank[np.argsort(-self.arc_gain, kind="stable")] = np.arange(self.n_arcs)
+        order = np.argsort(self.arc_line * self.n_arcs + rank, kind="stable").astype(np.int64)
         starts = np.zeros(self.n_lines + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.arc_line, minlength=self.n_lines), out=starts[1:])
         return starts, order
@@ -198,21 +203,22 @@ class Network:
         return f"{family}[{self.problem.lines[subject].name}]"
 
 
-def _days(problem: AllocationProblem, day: object) -> float:
-    from datetime import date
+def _column(items: Sequence[object], name: str, dtype: type) -> npt.NDArray[Any]:
+    """One attribute of every item as an array (read in C: ``map`` over ``attrgetter``)."""
+    return np.fromiter(map(attrgetter(name), items), dtype=dtype, count=len(items))
 
-    assert isinstance(day, date)
-    return float((day - problem.today).days)
+
+def _days_from(problem: AllocationProblem, days: Sequence[date]) -> FloatArray:
+    """Whole days from ``problem.today`` to each date."""
+    ordinals = np.fromiter(map(date.toordinal, days), dtype=np.float64, count=len(days))
+    return ordinals - problem.today.toordinal()
 
 
 def build_network(problem: AllocationProblem) -> Network:
     """Enumerate supply nodes and every arc that can serve a line (the variables)."""
-    # One pass over the lines' attributes (attrgetter runs in C; this is 100k lines).
-    line_sku_name, line_location = (
-        (list(col) for col in zip(*map(attrgetter("sku", "location"), problem.lines), strict=True))
-        if problem.lines
-        else ([], [])
-    )
+    lines = problem.lines
+    line_sku_name = list(map(attrgetter("sku"), lines))
+    line_location = list(map(attrgetter("location"), lines))
     stock_node: dict[tuple[str, str], int] = {
         (stock.sku, stock.location): n for n, stock in enumerate(problem.on_hand)
     }
@@ -246,7 +252,9 @@ def build_network(problem: AllocationProblem) -> Network:
         + [float(po.quantity) for po in pos]
     )
     no_wait = [0.0] * (n_stock + len(missing))
-    n_avail = no_wait + [max(0.0, _days(problem, po.expected_arrival)) for po in pos]
+    n_avail = (
+        no_wait + np.maximum(0.0, _days_from(problem, [po.expected_arrival for po in pos])).tolist()
+    )
     n_p = no_wait + [po.p_delay for po in pos]
     n_late = no_wait + [po.days_late_if_delayed for po in pos]
 
@@ -255,43 +263,52 @@ def build_network(problem: AllocationProblem) -> Network:
         subs_of.setdefault(sub.sku, []).append((sub.substitute_sku, sub.premium_rate))
     rank_of = {t: r for r, t in enumerate(TIER_ORDER)}
 
-    # Candidates: (line, SKU it may ship, premium rate, substitute?) — its own SKU first.
-    c_line: list[int] = []
-    c_sku: list[int] = []
-    c_premium: list[float] = []
+    # All-or-nothing groups numbered in order of first appearance.
     groups: dict[int, int] = {}
-    l_group: list[int] = []
-    for i, line in enumerate(problem.lines):
-        l_group.append(groups.setdefault(line.order_id, len(groups)) if line.all_or_nothing else -1)
-        c_line.append(i)
-        c_sku.append(sku_index[line.sku])
-        c_premium.append(-1.0)  # own SKU: no premium (marked -1 to tell it from a substitute)
-        if line.substitution_consent:
-            for sku, rate_ in subs_of.get(line.sku, ()):
+    n_lines = len(problem.lines)
+    l_group = np.full(n_lines, -1, dtype=np.int64)
+    aon = np.flatnonzero(_column(lines, "all_or_nothing", np.bool_))
+    l_group[aon] = [groups.setdefault(lines[i].order_id, len(groups)) for i in aon.tolist()]
+    # Candidates: (line, SKU it may ship, premium rate, substitute?) — its own SKU first, then
+    # the substitutes its customer consented to, in the order they are listed.
+    own_sku = np.array([sku_index[name] for name in line_sku_name], dtype=np.int64)
+    s_line: list[int] = []
+    s_sku: list[int] = []
+    s_premium: list[float] = []
+    if subs_of:
+        for i in np.flatnonzero(_column(lines, "substitution_consent", np.bool_)).tolist():
+            for sku, rate_ in subs_of.get(line_sku_name[i], ()):
                 if sku in sku_index:
-                    c_line.append(i)
-                    c_sku.append(sku_index[sku])
-                    c_premium.append(max(0.0, rate_))
+                    s_line.append(i)
+                    s_sku.append(sku_index[sku])
+                    s_premium.append(max(0.0, rate_))
+    # Own SKU: no premium (marked -1 to tell it from a substitute); stable sort by line.
+    all_line = np.concatenate(
+        [np.arange(n_lines, dtype=np.int64), np.array(s_line, dtype=np.int64)]
+    )
+    by_cand = np.argsort(all_line, kind="stable")
+    c_line = all_line[by_cand]
+    c_sku = np.concatenate([own_sku, np.array(s_sku, dtype=np.int64)])[by_cand]
+    c_premium = np.concatenate([np.full(n_lines, -1.0), np.array(s_premium, dtype=np.float64)])[
+        by_cand
+    ]
     # Expand each candidate to every node of its SKU (nodes grouped by SKU).
     node_sku_arr = np.array(n_sku, dtype=np.int64)
     by_sku = np.argsort(node_sku_arr, kind="stable")
     sku_starts = np.searchsorted(node_sku_arr[by_sku], np.arange(len(sku_index) + 1))
-    cand_sku = np.array(c_sku, dtype=np.int64)
+    cand_sku = c_sku
     counts = sku_starts[cand_sku + 1] - sku_starts[cand_sku]
     cand = np.repeat(np.arange(len(cand_sku)), counts)
     offset = np.arange(len(cand)) - np.repeat(np.cumsum(counts) - counts, counts)
     node = by_sku[sku_starts[cand_sku[cand]] + offset]
-    line_idx = np.array(c_line, dtype=np.int64)[cand]
-    premium = np.array(c_premium, dtype=np.float64)[cand]
+    line_idx = c_line[cand]
+    premium = c_premium[cand]
     # Lanes as a location × location matrix (same location: free and immediate).
-    loc_index: dict[str, int] = {}
-    for name in n_loc:
-        loc_index.setdefault(name, len(loc_index))
-    for name in line_location:
-        loc_index.setdefault(name, len(loc_index))
-    for ln in problem.lanes:
-        loc_index.setdefault(ln.origin, len(loc_index))
-        loc_index.setdefault(ln.destination, len(loc_index))
+    # Location numbers in order of first appearance: nodes, lines, lanes.
+    lane_ends = [name for ln in problem.lanes for name in (ln.origin, ln.destination)]
+    loc_index = {
+        name: k for k, name in enumerate(dict.fromkeys([*n_loc, *line_location, *lane_ends]))
+    }
     k = len(loc_index)
     lane_cost = np.full((k, k), np.inf)
     lane_lead = np.zeros((k, k))
@@ -305,9 +322,7 @@ def build_network(problem: AllocationProblem) -> Network:
     ok = np.isfinite(cost)
     node, line_idx, premium, cost = node[ok], line_idx[ok], premium[ok], cost[ok]
     lead = lane_lead[node_loc_idx[node], line_loc_idx[line_idx]]
-    promised = np.array(
-        [(ln.promised_date - problem.today).days for ln in problem.lines], dtype=np.float64
-    )[line_idx]
+    promised = _days_from(problem, list(map(attrgetter("promised_date"), lines)))[line_idx]
     p_arr = np.array(n_p, dtype=np.float64)[node]
     d_arr = np.array(n_late, dtype=np.float64)[node]
     arrival = np.array(n_avail, dtype=np.float64)[node] + lead
@@ -315,16 +330,15 @@ def build_network(problem: AllocationProblem) -> Network:
         0.0, arrival + d_arr - promised
     )
     expected_arrival = arrival + p_arr * d_arr
-    unit_value = np.array([ln.unit_value for ln in problem.lines], dtype=np.float64)
-    weight = np.array([ln.priority_weight for ln in problem.lines], dtype=np.float64)
+    unit_value = _column(lines, "unit_value", np.float64)
+    weight = _column(lines, "priority_weight", np.float64)
     rate = problem.lateness_cost_per_unit_day
     discount = problem.waiting_discount_per_day
     order = np.lexsort((node, line_idx))
 
-    lines = problem.lines
-    line_quantity = np.array([ln.quantity for ln in lines], dtype=np.float64)
-    line_weight = np.array([ln.priority_weight for ln in lines], dtype=np.float64)
-    line_rank = np.array([rank_of[ln.tier] for ln in lines], dtype=np.int64)
+    line_quantity = _column(lines, "quantity", np.float64)
+    line_weight = weight
+    line_rank = np.array([rank_of[t] for t in map(attrgetter("tier"), lines)], dtype=np.int64)
     arc_line = line_idx[order]
     arc_node = node[order]
     transfer = cost[order]
@@ -349,13 +363,13 @@ def build_network(problem: AllocationProblem) -> Network:
         node_po_line=np.array(n_po, dtype=np.int64),
         node_capacity=node_capacity,
         node_available=np.array(n_avail, dtype=np.float64),
-        line_sku=np.array([sku_index[x] for x in line_sku_name], dtype=np.int64),
+        line_sku=own_sku,
         line_quantity=line_quantity,
         line_weight=line_weight,
         line_rank=line_rank,
-        line_locked=np.array([ln.locked_quantity for ln in lines], dtype=np.float64),
-        line_minimum=np.array([ln.minimum_fill * ln.quantity for ln in lines], dtype=np.float64),
-        line_group=np.array(l_group, dtype=np.int64),
+        line_locked=_column(lines, "locked_quantity", np.float64),
+        line_minimum=_column(lines, "minimum_fill", np.float64) * line_quantity,
+        line_group=l_group,
         **_commitments(problem, line_quantity),
         arc_line=arc_line,
         arc_node=arc_node,
@@ -378,11 +392,11 @@ def _commitments(problem: AllocationProblem, line_quantity: FloatArray) -> dict[
     index: dict[int, int] = {}
     line_commitment = np.array(
         [
-            index.setdefault(ln.customer_id, len(index))
-            if share.get(ln.customer_id, 0.0) > 0
-            else -1
-            for ln in problem.lines
-        ],
+            index.setdefault(customer, len(index)) if share.get(customer, 0.0) > 0 else -1
+            for customer in map(attrgetter("customer_id"), problem.lines)
+        ]
+        if share
+        else np.full(len(problem.lines), -1),
         dtype=np.int64,
     )
     has = line_commitment >= 0
@@ -544,12 +558,13 @@ def _rows_by(
     family: str,
     owner: IntArray,
     cols: IntArray,
-    lower_of: FloatArray,
     upper_of: FloatArray,
     keep: npt.NDArray[np.bool_] | None = None,
     coef: FloatArray | None = None,
+    upper_extra: float = 0.0,
 ) -> RowBlock:
-    """One row per distinct ``owner`` value (a line or node): Σ coef·x over its columns."""
+    """One row per distinct ``owner`` value (a line or node): Σ coef·x over its columns, at most
+    ``upper_of[owner] + upper_extra`` (no lower bound)."""
     vals = np.ones(len(cols)) if coef is None else coef
     if keep is not None:
         owner, cols, vals = owner[keep], cols[keep], vals[keep]
@@ -559,11 +574,14 @@ def _rows_by(
     first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else order[:0]
     subjects = owner[first].astype(np.int64)
     starts = np.append(first, len(owner)).astype(np.int64)
+    upper = upper_of[subjects]
+    if upper_extra:
+        upper += upper_extra
     return RowBlock(
         family,
         subjects,
-        lower_of[subjects],
-        upper_of[subjects],
+        np.full(len(subjects), -INF),
+        upper,
         starts,
         cols[order],
         vals[order],
@@ -573,14 +591,13 @@ def _rows_by(
 def _supply_rows(net: Network, m: Model, family: str, kind: int) -> RowBlock:
     """Σ units drawn from each supply node of ``kind`` ≤ its capacity (one row per node)."""
     nodes = net.arc_node[m.arcs]
-    cap = net.node_capacity
     return _rows_by(
         family,
         nodes,
         np.arange(len(m.arcs)),
-        np.full(len(cap), -INF),
-        cap + PERTURBATION,
+        net.node_capacity,
         net.node_kind[nodes] == kind,
+        upper_extra=PERTURBATION,
     )
 
 
@@ -597,36 +614,30 @@ def add_supply_per_po_line(net: Network, m: Model) -> RowBlock:
 def add_open_quantity(net: Network, m: Model) -> RowBlock:
     """Σ units to a line ≤ its open quantity."""
     lines = net.arc_line[m.arcs]
-    q = net.line_quantity
-    return _rows_by(OPEN_QUANTITY, lines, np.arange(len(m.arcs)), np.full(len(q), -INF), q)
+    return _rows_by(OPEN_QUANTITY, lines, np.arange(len(m.arcs)), net.line_quantity)
 
 
 def add_all_or_nothing(net: Network, m: Model) -> RowBlock:
     """Σ units to an all-or-nothing line = its quantity × y(order), y binary per order."""
     lines = net.arc_line[m.arcs]
-    group_col = {int(g): len(m.arcs) + k for k, g in enumerate(m.groups)}
     # Every selected line of an order, also one without any arc: it forces the order to zero.
     sel_lines = m.lines[net.line_group[m.lines] >= 0].astype(np.int64)
     if len(sel_lines) == 0 or len(m.groups) == 0:
         return _empty(ALL_OR_NOTHING)
-    row_of = {int(ln): r for r, ln in enumerate(sel_lines)}
-    keys: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    for j in np.flatnonzero(net.line_group[lines] >= 0):
-        keys.append(row_of[int(lines[j])])
-        cols.append(int(j))
-        vals.append(1.0)
-    for ln in sel_lines:
-        keys.append(row_of[int(ln)])
-        cols.append(group_col[int(net.line_group[ln])])
-        vals.append(-float(net.line_quantity[ln]))
+    # Row r is sel_lines[r]: its arcs (+1 each), then its order's column (−quantity).
+    by_line = np.argsort(sel_lines, kind="stable")
+    arcs_in = np.flatnonzero(net.line_group[lines] >= 0)
+    arc_rows = by_line[np.searchsorted(sel_lines[by_line], lines[arcs_in])]
+    group_cols = len(m.arcs) + np.searchsorted(m.groups, net.line_group[sel_lines])
+    keys = np.concatenate([arc_rows, np.arange(len(sel_lines))]).astype(np.int64)
+    cols = np.concatenate([arcs_in, group_cols]).astype(np.int64)
+    vals = np.concatenate([np.ones(len(arcs_in)), -net.line_quantity[sel_lines]])
     zeros = np.zeros(len(sel_lines))
     return _grouped_rows(
         ALL_OR_NOTHING,
-        np.array(keys, dtype=np.int64),
-        np.array(cols, dtype=np.int64),
-        np.array(vals, dtype=np.float64),
+        keys,
+        cols,
+        vals,
         zeros,
         zeros.copy(),
         sel_lines,
@@ -668,8 +679,9 @@ def add_locked(net: Network, m: Model) -> RowBlock:
 
 def _lower_bound_rows(family: str, net: Network, m: Model, bound: FloatArray) -> RowBlock:
     lines = net.arc_line[m.arcs]
-    subjects = np.unique(np.concatenate([lines, m.lines])).astype(np.int64)
-    subjects = subjects[bound[subjects] > 0]
+    # Filter before the unique: most lines have no such bound (then there is nothing to sort).
+    everyone = np.concatenate([lines, m.lines])
+    subjects = np.unique(everyone[bound[everyone] > 0]).astype(np.int64)
     if len(subjects) == 0:
         return _empty(family)
     row_of = np.full(net.n_lines, -1, dtype=np.int64)

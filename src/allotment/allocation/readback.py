@@ -212,7 +212,7 @@ class _Texts:
         self.net = net
         self.node_dual = node_dual
         self.used = used
-        self.min_weight_taker = min_weight_taker
+        self.min_weight_taker = min_weight_taker.tolist()  # read one node at a time
         self._supply: dict[int, str] = {}
         self._supply_text: dict[tuple[int, bool], str] = {}
         self._guard: dict[tuple[int, int], tuple[str, str]] = {}
@@ -302,25 +302,29 @@ def _binding_names(
     # One name per distinct row, then a list per line by slicing.
     key = (entry_rank + 1) * net.n_nodes + entry_node
     uniq, inverse = np.unique(key, return_inverse=True)
+    n_nodes = net.n_nodes
     uniq_names = [
-        texts.supply_name(k)
-        if k < net.n_nodes
-        else texts.guard(k // net.n_nodes - 1, k % net.n_nodes)[0]
+        texts.supply_name(k) if k < n_nodes else texts.guard(k // n_nodes - 1, k % n_nodes)[0]
         for k in uniq.tolist()
     ]
-    names_all = [uniq_names[k] for k in inverse.tolist()]
+    names_all = np.array(uniq_names, dtype=object)[inverse].tolist()
     bounds = np.searchsorted(entry_owner, np.arange(n_short + 1)).tolist()
     names = [names_all[bounds[k] : bounds[k + 1]] for k in range(n_short)]
     first_guard: list[tuple[int, int] | None] = [None] * n_short
     first_supply = [-1] * n_short
     kinds = entry_owner * 2 + is_supply
     _, first = np.unique(kinds, return_index=True)
-    for e in first.tolist():
-        k = int(entry_owner[e])
-        if is_supply[e]:
-            first_supply[k] = int(entry_node[e])
+    for k, supply, r, n in zip(
+        entry_owner[first].tolist(),
+        is_supply[first].tolist(),
+        entry_rank[first].tolist(),
+        entry_node[first].tolist(),
+        strict=True,
+    ):
+        if supply:
+            first_supply[k] = n
         else:
-            first_guard[k] = (int(entry_rank[e]), int(entry_node[e]))
+            first_guard[k] = (r, n)
     return names, first_guard, first_supply
 
 
@@ -365,6 +369,9 @@ def _shortfall_reasons(
     for sub in p.substitutes:
         subs_without_consent.setdefault(sub.sku, []).append(sub.substitute_sku)
     group = net.line_group.tolist()
+    # Plain lists: the loop below reads one element at a time (numpy scalars are slow there).
+    first_arc_l, some_stock_l = first_arc.tolist(), some_stock.tolist()
+    n_profitable_l, short_units = n_profitable.tolist(), line_units[short].tolist()
     out: list[tuple[str, list[str]]] = []
     for k, i in enumerate(short.tolist()):
         line = p.lines[i]
@@ -378,8 +385,8 @@ def _shortfall_reasons(
             )
             continue
         prefix = "greedy fallback (solver stopped): " if issue and issue.kind == "fallback" else ""
-        a0 = int(first_arc[k])
-        if a0 < 0 or some_stock[k] == 0:
+        a0 = first_arc_l[k]
+        if a0 < 0 or some_stock_l[k] == 0:
             subs = subs_without_consent.get(line.sku, [])
             extra = (
                 f"; substitute {', '.join(subs)} needs the customer's consent"
@@ -395,7 +402,7 @@ def _shortfall_reasons(
                     [texts.supply_name(int(net.arc_node[a0]))] if a0 >= 0 else [],
                 )
             )
-        elif group[i] >= 0 and line_units[i] < _TOL:
+        elif group[i] >= 0 and short_units[k] < _TOL:
             out.append(
                 (
                     f"{prefix}all-or-nothing: the customer takes order {line.order_id} complete"
@@ -403,7 +410,7 @@ def _shortfall_reasons(
                     [net.row_name(ALL_OR_NOTHING, i)],
                 )
             )
-        elif n_profitable[k] == 0:
+        elif n_profitable_l[k] == 0:
             cost = float(net.arc_transfer[a0] + net.arc_substitution[a0] + net.arc_lateness[a0])
             out.append(
                 (

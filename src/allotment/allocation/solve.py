@@ -25,8 +25,13 @@ time limit falls back to the greedy baseline, and the result says which.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 import highspy
 import numpy as np
@@ -79,6 +84,66 @@ class _State:
         now = time.perf_counter()
         self.clock[key] = self.clock.get(key, 0.0) + now - since
         return now
+
+    def solver_run(self, h: highspy.Highs) -> None:
+        """Run HiGHS, counting its wall time and its CPU time (this thread's: HiGHS solves
+        these models on the calling thread, and jobs on other threads do not count)."""
+        self.solver_calls += 1
+        t, c = time.perf_counter(), time.thread_time()
+        h.run()
+        self.clock["highs_cpu_seconds"] = (
+            self.clock.get("highs_cpu_seconds", 0.0) + time.thread_time() - c
+        )
+        self.tick("highs_seconds", t)
+
+    def child(self) -> _State:
+        """A state for one job: the same network, plan and limits; its own rows and counts.
+
+        Jobs write disjoint arcs of the shared plan; what they append is merged back with
+        :meth:`merge` in job order, so the result does not depend on which job finished first.
+        """
+        return _State(net=self.net, flows=self.flows, deadline=self.deadline, mip_gap=self.mip_gap)
+
+    def merge(self, other: _State) -> None:
+        """Append what a job's state collected (in the order the jobs were listed)."""
+        self.rows += other.rows
+        self.issues += other.issues
+        self.mip_components += other.mip_components
+        self.integer_resolves += other.integer_resolves
+        self.solver_calls += other.solver_calls
+        for key, seconds in other.clock.items():
+            self.clock[key] = self.clock.get(key, 0.0) + seconds
+
+
+class _Jobs:
+    """Independent jobs on a pool of threads (HiGHS releases the GIL while it solves).
+
+    Each job gets its own :class:`_State` (see :meth:`_State.child`); :meth:`merge` folds them
+    into the parent in submission order. With one worker, jobs run inline, in order.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def submit(self, st: _State, job: Callable[[_State], object]) -> tuple[_State, Future[object]]:
+        child = st.child()
+        if self.pool is None:
+            done: Future[object] = Future()
+            done.set_result(job(child))
+            return child, done
+        return child, self.pool.submit(job, child)
+
+    @staticmethod
+    def merge(st: _State, submitted: list[tuple[_State, Future[object]]]) -> list[object]:
+        results = []
+        for child, future in submitted:
+            results.append(future.result())
+            st.merge(child)
+        return results
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
 
 def _highs(m: Model, time_limit: float) -> highspy.Highs:
@@ -153,10 +218,7 @@ def _row_values(
 
 def _run(st: _State, m: Model) -> tuple[highspy.HighsModelStatus, highspy.Highs]:
     h = _highs(m, st.deadline - time.perf_counter())
-    st.solver_calls += 1
-    t = time.perf_counter()
-    h.run()
-    st.tick("highs_seconds", t)
+    st.solver_run(h)
     return h.getModelStatus(), h
 
 
@@ -181,14 +243,11 @@ def _solve_selection(
         # first feasible plan) only costs time: measured half the MIP time, same optima.
         h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
         # Start from the greedy plan: the incumbent is never worse than greedy.
-        start = greedy_flows(net, lines, priority_key(net))[0][arcs]
+        start = greedy_flows(net, lines, priority_key(net), arcs=arcs)[0]
         guess = highspy.HighsSolution()
         guess.col_value = start.tolist() + _shipped_complete(net, arcs, lines, start, m.groups)
         h.setSolution(guess)
-        st.solver_calls += 1
-        t_mip = time.perf_counter()
-        h.run()
-        st.tick("highs_seconds", t_mip)
+        st.solver_run(h)
         status = h.getModelStatus()
         if (
             status == highspy.HighsModelStatus.kTimeLimit
@@ -354,6 +413,7 @@ def solve(
     relax_minimum_fill: bool = False,
     mip_gap: float = 0.005,
     mip_max_arcs: int = 20_000,
+    workers: int | None = None,
 ) -> AllocationResult:
     """Validate, build, solve and read back an allocation.
 
@@ -376,7 +436,11 @@ def solve(
         best possible; its plan starts from greedy's, so it is never worse).
     mip_max_arcs
         A component with all-or-nothing lines and more variables than this is solved by
-        fixing its orders first instead of branch and bound (see :func:`_fix_orders_then_solve`).
+        fixing its orders first instead of branch and bound (see :func:`_orders_by_greedy`).
+    workers
+        Threads that solve independent batches at the same time (HiGHS releases the GIL while
+        it solves; default: one per core, at most 4). The plan, duals and reasons do not depend
+        on it: every batch is solved alone and the results are merged in a fixed order.
     relax_minimum_fill
         When a component is infeasible, drop the minimum fill of its lines and solve again (the
         dropped commitments are reported); otherwise the component is reported infeasible and
@@ -387,11 +451,11 @@ def solve(
     AllocationResult
         The plan, status, objective (USD), reasons and shadow prices.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net = build_network(validate(problem))
-    t_build = time.perf_counter() - t0
+    t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
     st = _State(net=net, flows=np.zeros(net.n_arcs), deadline=t0 + time_limit, mip_gap=mip_gap)
-    line_comp, _ = components(net)
+    line_comp, node_comp = components(net)
     n_comp = int(line_comp.max()) + 1 if net.n_lines else 0
     arc_comp = line_comp[net.arc_line]
     arc_order = np.argsort(arc_comp, kind="stable")
@@ -407,6 +471,7 @@ def solve(
         return np.sort(arcs).astype(np.int64), np.sort(lines).astype(np.int64)
 
     sizes = np.diff(arc_starts)
+    n_workers = 1
     if monolithic:
         if n_comp:
             comps = list(range(n_comp))
@@ -415,28 +480,57 @@ def solve(
     else:
         big = [c for c in range(n_comp) if has_group[c] and sizes[c] > mip_max_arcs]
         small = [c for c in range(n_comp) if not (has_group[c] and sizes[c] > mip_max_arcs)]
-        _, node_comp = components(net)
-        for batch in _pack(small, sizes, batch_arcs):
+
+        def batch_job(job: _State, batch: list[int]) -> None:
             arcs, lines = sel(batch)
-            if time.perf_counter() >= st.deadline:
-                _fallback(st, batch, lines, "time limit reached before solving")
-                continue
-            redo = _solve_batch_relaxed(st, batch, arcs, lines, line_comp, node_comp, n_comp)
+            if time.perf_counter() >= job.deadline:
+                _fallback(job, batch, lines, "time limit reached before solving")
+                return
+            redo = _solve_batch_relaxed(job, batch, arcs, lines, line_comp, node_comp, n_comp)
             for c in redo:
                 a, ln = sel([c])
-                if time.perf_counter() >= st.deadline:
-                    _fallback(st, [c], ln, "time limit reached before solving")
+                if time.perf_counter() >= job.deadline:
+                    _fallback(job, [c], ln, "time limit reached before solving")
                 else:
-                    _solve_selection(st, [c], a, ln, bool(has_group[c]))
-        for c in big:
-            t_big = time.perf_counter()
-            arcs, lines = sel([c])
-            _fix_orders_then_solve(st, c, arcs, lines, batch_arcs)
-            st.tick("large", t_big)
+                    _solve_selection(job, [c], a, ln, bool(has_group[c]))
+
+        n_workers = _workers(workers, len(big) + len(small))
+        jobs = _Jobs(n_workers)
+        try:
+            # A large component's order choice is plain Python (greedy): it goes first, so the
+            # LP batches run beside it.
+            big_sel = [sel([c]) for c in big]
+            chosen = [
+                jobs.submit(st, functools.partial(_orders_by_greedy, arcs=arcs, lines=lines))
+                for arcs, lines in big_sel
+            ]
+            submitted = [
+                jobs.submit(st, functools.partial(batch_job, batch=batch))
+                for batch in _pack(small, sizes, batch_arcs)
+            ]
+            # Once greedy has chosen a large component's orders, its LP batches queue up too.
+            large: list[list[tuple[_State, Future[object]]]] = []
+            for c, (arcs, lines), (_, choice) in zip(big, big_sel, chosen, strict=True):
+                fixed = cast(_Choice, choice.result())[1]
+                solve_part = functools.partial(_solve_fixed_orders, comp=c, fixed=fixed)
+                large.append(
+                    [
+                        jobs.submit(st, functools.partial(solve_part, arcs=b_arcs, lines=b_lines))
+                        for b_arcs, b_lines in _fixed_order_batches(net, arcs, lines, batch_arcs)
+                    ]
+                )
+            _Jobs.merge(st, submitted)
+            picked = _Jobs.merge(st, chosen)
+            for c, (arcs, lines), parts, pick in zip(big, big_sel, large, picked, strict=True):
+                _Jobs.merge(st, parts)
+                plan, fixed = cast(_Choice, pick)
+                st.issues.append(_heuristic_issue(net, c, arcs, lines, st.flows, plan, fixed))
+        finally:
+            jobs.close()
 
     if relax_minimum_fill:
         _relax(st, sel, has_group)
-    t_read = time.perf_counter()
+    t_read, c_read = time.perf_counter(), time.process_time()
     result = read_back(
         st.net,
         st.flows,
@@ -449,10 +543,17 @@ def solve(
         integer_resolves=st.integer_resolves,
         solver_calls=st.solver_calls,
     )
+    # Wall seconds; with several workers, highs_seconds and large_component_seconds add up
+    # the threads' time. CPU seconds: the process's (all threads), HiGHS's on its threads.
     result.stats["readback_seconds"] = round(time.perf_counter() - t_read, 4)
     result.stats["highs_seconds"] = round(st.clock.get("highs_seconds", 0.0), 4)
     result.stats["large_component_seconds"] = round(st.clock.get("large", 0.0), 4)
     result.stats["seconds"] = round(time.perf_counter() - t0, 4)
+    result.stats["workers"] = n_workers
+    result.stats["build_cpu_seconds"] = round(c_build, 4)
+    result.stats["highs_cpu_seconds"] = round(st.clock.get("highs_cpu_seconds", 0.0), 4)
+    result.stats["readback_cpu_seconds"] = round(time.process_time() - c_read, 4)
+    result.stats["cpu_seconds"] = round(time.process_time() - c0, 4)
     return result
 
 
@@ -519,25 +620,37 @@ def _pack(comps: list[int], sizes: IntArray, batch_arcs: int) -> list[list[int]]
     return batches
 
 
-def _fix_orders_then_solve(
-    st: _State, comp: int, arcs: IntArray, lines: IntArray, batch_arcs: int
-) -> None:
-    """A large component with all-or-nothing orders, without branch and bound.
+#: Greedy's plan and the all-or-nothing choices it implies (order group -> 0.0 or 1.0).
+_Choice = tuple[FloatArray, dict[int, float]]
 
-    1. The greedy plan decides which all-or-nothing orders ship complete (y = 1) and which do
-       not (y = 0); it is feasible, so step 2 can only do better.
-    2. With every y fixed, the component falls apart into SKU groups linked only by consented
-       substitutes: each is an LP, solved in batches like any LP component (plan and duals).
+
+def _orders_by_greedy(job: _State, arcs: IntArray, lines: IntArray) -> _Choice:
+    """A large component with all-or-nothing orders, without branch and bound, step 1.
+
+    The greedy plan (units per arc of ``arcs``) decides which all-or-nothing orders ship
+    complete (y = 1) and which do not (y = 0); it is feasible, so solving the rest optimally
+    with those choices fixed (:func:`_solve_fixed_orders`) can only do better. Returns
+    (greedy plan, fixed choices).
     """
-    net = st.net
-    plan = greedy_flows(net, lines, priority_key(net))[0]
-    got = np.bincount(net.arc_line[arcs], weights=plan[arcs], minlength=net.n_lines)
+    t = time.perf_counter()
+    net = job.net
+    plan = greedy_flows(net, lines, priority_key(net), arcs=arcs)[0]
+    got = np.bincount(net.arc_line[arcs], weights=plan, minlength=net.n_lines)
     aon = lines[net.line_group[lines] >= 0]
     shipped: dict[int, bool] = {}
     for i in aon.tolist():
         g = int(net.line_group[i])
         shipped[g] = shipped.get(g, True) and bool(got[i] >= net.line_quantity[i] - _FRACTIONAL)
-    fixed = {g: 1.0 if ok else 0.0 for g, ok in shipped.items()}
+    job.tick("large", t)
+    return plan, {g: 1.0 if ok else 0.0 for g, ok in shipped.items()}
+
+
+def _fixed_order_batches(
+    net: Network, arcs: IntArray, lines: IntArray, batch_arcs: int
+) -> list[tuple[IntArray, IntArray]]:
+    """Step 2: with every order choice fixed, the component falls apart into SKU groups linked
+    only by consented substitutes; they are packed into LP batches like any LP component.
+    Returns (arcs, lines) per batch."""
     sub_line, _ = components(net, link_orders=False)
     sub_of_arc = sub_line[net.arc_line[arcs]]
     subs = np.unique(sub_line[lines])
@@ -547,6 +660,7 @@ def _fix_orders_then_solve(
     line_order = np.argsort(sub_line[lines], kind="stable")
     arc_at = np.searchsorted(sub_of_arc[arc_order], subs)
     line_at = np.searchsorted(sub_line[lines][line_order], subs)
+    out: list[tuple[IntArray, IntArray]] = []
     done = 0
     for batch in _pack([int(c) for c in subs], sizes, batch_arcs):
         first, last = done, done + len(batch)
@@ -555,21 +669,49 @@ def _fix_orders_then_solve(
         l_end = int(line_at[last]) if last < len(subs) else len(lines)
         b_arcs = np.sort(arcs[arc_order[int(arc_at[first]) : a_end]])
         b_lines = np.sort(lines[line_order[int(line_at[first]) : l_end]])
-        _solve_selection(st, [comp], b_arcs, b_lines, False, given=fixed)
-    value = float(np.dot(net.arc_gain[arcs], st.flows[arcs]))
-    greedy_value = float(np.dot(net.arc_gain[arcs], plan[arcs]))
-    st.issues.append(
-        ComponentIssue(
-            kind="heuristic",
-            component=comp,
-            lines=[],
-            detail=(
-                f"{len(lines)} lines with {len(fixed)} all-or-nothing orders: orders chosen by"
-                f" greedy ({sum(fixed.values()):.0f} ship complete), the rest solved optimally"
-                f" (+${value - greedy_value:,.2f} over greedy)"
-            ),
-        )
+        out.append((b_arcs, b_lines))
+    return out
+
+
+def _solve_fixed_orders(
+    job: _State, comp: int, arcs: IntArray, lines: IntArray, fixed: dict[int, float]
+) -> None:
+    """Step 2, one batch: the LP with the orders fixed (plan and duals)."""
+    t = time.perf_counter()
+    _solve_selection(job, [comp], arcs, lines, False, given=fixed)
+    job.tick("large", t)
+
+
+def _heuristic_issue(
+    net: Network,
+    comp: int,
+    arcs: IntArray,
+    lines: IntArray,
+    flows: FloatArray,
+    plan: FloatArray,
+    fixed: dict[int, float],
+) -> ComponentIssue:
+    """What the result says about a large component solved with greedy's order choices."""
+    value = float(np.dot(net.arc_gain[arcs], flows[arcs]))
+    greedy_value = float(np.dot(net.arc_gain[arcs], plan))
+    return ComponentIssue(
+        kind="heuristic",
+        component=comp,
+        lines=[],
+        detail=(
+            f"{len(lines)} lines with {len(fixed)} all-or-nothing orders: orders chosen by"
+            f" greedy ({sum(fixed.values()):.0f} ship complete), the rest solved optimally"
+            f" (+${value - greedy_value:,.2f} over greedy)"
+        ),
     )
+
+
+def _workers(workers: int | None, n_jobs: int) -> int:
+    """Threads for the solver jobs: ``workers`` or one per core (at most 4), never more than
+    there are jobs."""
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+    return max(1, min(workers, n_jobs))
 
 
 def _relax(st: _State, sel: object, has_group: np.ndarray) -> None:  # type: ignore[type-arg]

@@ -125,7 +125,9 @@ def validate(problem: AllocationProblem) -> AllocationProblem:
         raise AllocationInputInvalidError(
             "protected shares add up to more than 1", field="protected_share"
         )
-    customers = {line.customer_id for line in problem.lines}
+    customers = (
+        {line.customer_id for line in problem.lines} if problem.customer_minimum_fill else set()
+    )
     for customer, share in problem.customer_minimum_fill.items():
         at = f"customer_minimum_fill.{customer}"
         if customer not in customers:
