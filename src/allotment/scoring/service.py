@@ -303,8 +303,10 @@ def _etas(risk: TaskRisk, day: int) -> dict[int, str]:
     p50 = np.datetime_as_string(epoch + eta.p50.astype("timedelta64[D]"), unit="D").tolist()
     p90 = np.datetime_as_string(epoch + eta.p90.astype("timedelta64[D]"), unit="D").tolist()
     floored = eta.floored.tolist()
+    # json.dumps({"p50": a, "p90": b, "floored": f}, separators=(",", ":")), as text: the
+    # dates are ISO strings and the flag a bool.
     return {
-        int(i): json.dumps({"p50": a, "p90": b, "floored": f}, separators=(",", ":"))
+        int(i): f'{{"p50":"{a}","p90":"{b}","floored":{"true" if f else "false"}}}'
         for i, a, b, f in zip(eta.ids.tolist(), p50, p90, floored, strict=True)
     }
 
@@ -335,20 +337,26 @@ def _snapshot_rows(
     # Column by column, as plain Python lists: indexing numpy scalars one by one, or looking
     # the same things up per row, costs more than the insert.
     bo_ids = bos["backorder_id"].astype(int).tolist()
-    subjects = {task: [_opt_int(v) for v in bos[SUBJECT_COLUMN[task]]] for task in _TASKS}
-    prob = {task: [_opt(v) for v in p[task].tolist()] for task in _TASKS}
+    subjects = {task: _int_list(bos[SUBJECT_COLUMN[task]]) for task in _TASKS}
+    prob = {task: _float_list(p[task]) for task in _TASKS}
     day = as_of.isoformat()
-    # Per row: the feature digest of each model that scored it, and its input flags (JSON).
-    digest_parts: list[list[str]] = [[] for _ in range(n)]
-    input_flags: list[list[str]] = [[] for _ in range(n)]
+    # Per row: the feature digest of each model that scored it, and its input flags (JSON),
+    # joined column by column (object arrays: one C loop per model, not one per row).
+    digest_parts = np.full(n, "", dtype=object)
+    input_parts = np.full(n, "", dtype=object)
     for task in _TASKS:
         tr = risks[task]
-        head = f'"{tr.model_name}":"'
-        for i, r in enumerate(rows[task].tolist()):
-            if r >= 0:
-                digest_parts[i].append(head + tr.digests[r] + '"')
-                if tr.flags[r]:
-                    input_flags[i].append(tr.flags[r])
+        at = np.flatnonzero(rows[task] >= 0)
+        if not len(at):
+            continue
+        r = rows[task][at]
+        digests = np.asarray(tr.digests, dtype=object)[r]
+        _append(digest_parts, at, f'"{tr.model_name}":"' + digests + '"')
+        flagged = np.asarray(tr.flags, dtype=object)[r]
+        some = flagged != ""
+        _append(input_parts, at[some], flagged[some])
+    input_flags: list[list[str]] = [[f] if f else [] for f in input_parts.tolist()]
+    digest_parts_text: list[str] = digest_parts.tolist()
     # The scoring's own flags (fallbacks, no supply): only the few rows that have any.
     all_flags: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     for task in _TASKS:
@@ -407,7 +415,7 @@ def _snapshot_rows(
             priority,
             degraded,
             "[" + ",".join(flagged) + "]",
-            "{" + ",".join(digests) + "}",
+            "{" + digests + "}",
             inp,
         )
         for bo_id, p_delay, p_sla, p_churn, comp, priority, degraded, flagged, digests, inp in zip(
@@ -419,7 +427,7 @@ def _snapshot_rows(
             result.priority.tolist(),
             result.degraded.tolist(),
             input_flags,
-            digest_parts,
+            digest_parts_text,
             inputs,
             strict=True,
         )
@@ -427,12 +435,29 @@ def _snapshot_rows(
     return out, all_flags
 
 
-def _opt(v: float) -> float | None:
-    return None if v != v else float(v)  # NaN (unavailable) -> None
+def _append(
+    acc: npt.NDArray[np.object_], at: npt.NDArray[np.intp], texts: npt.NDArray[np.object_]
+) -> None:
+    """Join ``texts`` onto the comma-separated texts of ``acc`` at positions ``at``."""
+    have = acc[at]
+    acc[at] = np.where(have == "", texts, have + "," + texts)
 
 
-def _opt_int(v: Any) -> int | None:
-    return None if pd.isna(v) else int(v)
+def _float_list(values: npt.NDArray[np.float64]) -> list[float | None]:
+    """Python floats, NaN (unavailable) -> None."""
+    out: list[float | None] = values.tolist()
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        out[i] = None
+    return out
+
+
+def _int_list(values: pd.Series) -> list[int | None]:
+    """Python ints, a missing id -> None."""
+    missing = values.isna().to_numpy()
+    out: list[int | None] = values.fillna(-1).to_numpy(np.int64).tolist()
+    for i in np.flatnonzero(missing).tolist():
+        out[i] = None
+    return out
 
 
 _LABELS = {
