@@ -47,10 +47,10 @@ def conn() -> Iterator[Connection]:
 
 
 def _both(conn: Connection, stmt: object) -> tuple[pd.DataFrame, pd.DataFrame]:
-    by_column = tables._frame(conn, stmt)  # type: ignore[arg-type]
+    by_column = tables.read_frame(conn, stmt)  # type: ignore[arg-type]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tables, "_CONCAT_TYPES", ())  # the row-by-row read
-        by_row = tables._frame(conn, stmt)  # type: ignore[arg-type]
+        by_row = tables.read_frame(conn, stmt)  # type: ignore[arg-type]
     return by_column, by_row
 
 
