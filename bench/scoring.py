@@ -91,7 +91,9 @@ def main() -> None:
     explainers = {}
     for task in SUBJECT_COLUMN:
         try:
-            explainers[task] = explainer_for(registry.load_champion(task, feature_kinds(task)))
+            loaded = registry.load_champion(task, feature_kinds(task))
+            explainers[task] = explainer_for(loaded)
+            registry.load_companions(loaded.name, loaded.version)  # the ETA quantile models
         except Exception as exc:  # a missing champion is reported, the rest still runs
             print(f"{task.value}: no champion ({exc})")
 

@@ -40,7 +40,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import DateTime
 
+from allotment.domain.enums import BackorderStatus
 from allotment.domain.models import (
+    ACTIVE_BACKORDER_STATUSES,
     Backorder,
     BackorderStatusChange,
     Contract,
@@ -466,6 +468,7 @@ def load_tables(
     backorders: Collection[int] | None = None,
     truths: bool = True,
     as_of_day: int | None = None,
+    active_history: bool = False,
 ) -> Tables:
     """Read every table the features need, in one read-only pass.
 
@@ -492,6 +495,11 @@ def load_tables(
     as_of_day
         With ``backorders``: the day the frames will be built at (day number; default: the
         latest day with data), which bounds the market-wide facts read.
+    active_history
+        Read the status history only of the backorders on an order line that has an active
+        backorder now, and every cancellation: all that the SLA-breach scoring frame of the
+        active backorders' order lines reads (``subjects=``), a fraction of the history.
+        Frames of other order lines built from such tables are incomplete.
 
     Returns
     -------
@@ -500,12 +508,18 @@ def load_tables(
     """
     if isinstance(source, Engine):
         with source.connect() as conn:
-            return load_tables(conn, backorders=backorders, truths=truths, as_of_day=as_of_day)
+            return load_tables(
+                conn,
+                backorders=backorders,
+                truths=truths,
+                as_of_day=as_of_day,
+                active_history=active_history,
+            )
     conn = source
     scope = None
-    end_day = None
+    end_day = _end_day(conn) if active_history else None
     if backorders is not None and len(backorders) < SCOPED_LOAD_LIMIT:
-        end_day = _end_day(conn)
+        end_day = end_day if end_day is not None else _end_day(conn)
         day = as_of_day if as_of_day is not None else end_day
         scope = _scope_of(conn, backorders, day if day is not None else 0)
     sup = read_frame(conn, select(Supplier.id, Supplier.region))
@@ -615,6 +629,16 @@ def load_tables(
         _text(BackorderStatusChange.to_status).label("to_status"),
         _day(conn, _naive(BackorderStatusChange.changed_at), "changed_day"),
     )
+    if active_history:
+        active_lines = select(Backorder.order_line_id).where(
+            Backorder.status.in_([status.value for status in ACTIVE_BACKORDER_STATUSES])
+        )
+        hist_stmt = hist_stmt.where(
+            (BackorderStatusChange.to_status == BackorderStatus.CANCELLED.value)
+            | BackorderStatusChange.backorder_id.in_(
+                select(Backorder.id).where(Backorder.order_line_id.in_(active_lines))
+            )
+        )
     if order_filter is not None:
         in_orders = select(CustomerOrder.id).where(order_filter)
         in_lines = select(CustomerOrderLine.id).where(CustomerOrderLine.order_id.in_(in_orders))

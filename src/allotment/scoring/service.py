@@ -188,6 +188,7 @@ def _score(
         backorders=None if ids is None else bos["backorder_id"].tolist(),
         truths=False,
         as_of_day=None if as_of is None else to_day(as_of),
+        active_history=True,
     )
     clock["facts"] = time.perf_counter() - t_facts
     day = tables.data_end if as_of is None else to_day(as_of)
