@@ -629,7 +629,7 @@ def load_tables(
         _text(BackorderStatusChange.to_status).label("to_status"),
         _day(conn, _naive(BackorderStatusChange.changed_at), "changed_day"),
     )
-    if active_history:
+    if active_history and scope is None:  # (a scoped read is narrower still)
         active_lines = select(Backorder.order_line_id).where(
             Backorder.status.in_([status.value for status in ACTIVE_BACKORDER_STATUSES])
         )
