@@ -22,6 +22,7 @@ from sqlalchemy import (
     select,
 )
 
+from allotment.domain.models import CustomerOrderLine
 from allotment.features import Tables, load_tables, tables
 from tests.features.conftest import generate_tiny
 
@@ -106,3 +107,24 @@ def test_loaded_tables_equal_the_row_by_row_read(engine: Engine) -> None:
         a, b = getattr(by_column, field.name), getattr(by_row, field.name)
         if isinstance(a, pd.DataFrame):
             pd.testing.assert_frame_equal(a, b, check_exact=True, obj=field.name)
+
+
+def test_many_ids_select_the_same_rows_as_a_literal_list(engine: Engine) -> None:
+    """``_in`` passes 1,000 ids or more as one array literal (SQLite ``json_each``,
+    PostgreSQL ``unnest``): the same rows as an ``IN (...)`` of each id."""
+    generate_tiny(engine)
+    with engine.connect() as conn:
+        every = conn.execute(select(CustomerOrderLine.id)).scalars().all()
+        wanted = [i for i in every if i % 3 != 0] + [10**9]  # and an id that is not there
+        assert len(wanted) >= tables._ARRAY_IN
+        stmt = select(CustomerOrderLine.id, CustomerOrderLine.quantity).order_by(
+            CustomerOrderLine.id
+        )
+        by_array = tables.read_frame(conn, stmt.where(tables._in(CustomerOrderLine.id, wanted)))
+        by_list = tables.read_frame(conn, stmt.where(CustomerOrderLine.id.in_(wanted)))
+        scalars = conn.execute(
+            select(CustomerOrderLine.id).where(tables._in(CustomerOrderLine.id, wanted))
+        ).scalars()
+        assert sorted(scalars) == sorted(i for i in every if i % 3 != 0)
+    pd.testing.assert_frame_equal(by_array, by_list, check_exact=True)
+    assert len(by_array) == len(wanted) - 1
