@@ -54,13 +54,18 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 
 def _paired(
     floor: Callable[[], Any], ours: Callable[[], Any], repeat: int = 3
-) -> tuple[float, float]:
-    """Best wall times of two callables measured alternately (the machine's load hits both)."""
-    f_times, o_times = [], []
+) -> tuple[float, float, float, float]:
+    """Best wall times of two callables measured alternately (the machine's load hits both),
+    then their best CPU times (all threads; steadier than wall on a shared machine)."""
+    f_times, o_times, f_cpu, o_cpu = [], [], [], []
     for _ in range(repeat):
-        f_times.append(_timed(floor)[1])
-        o_times.append(_timed(ours)[1])
-    return min(f_times), min(o_times)
+        _, wall, cpu = _timed(floor)
+        f_times.append(wall)
+        f_cpu.append(cpu)
+        _, wall, cpu = _timed(ours)
+        o_times.append(wall)
+        o_cpu.append(cpu)
+    return min(f_times), min(o_times), min(f_cpu), min(o_cpu)
 
 
 def main() -> None:
@@ -91,7 +96,9 @@ def main() -> None:
     explainers = {}
     for task in SUBJECT_COLUMN:
         try:
-            explainers[task] = explainer_for(registry.load_champion(task, feature_kinds(task)))
+            loaded = registry.load_champion(task, feature_kinds(task))
+            explainers[task] = explainer_for(loaded)
+            registry.load_companions(loaded.name, loaded.version)  # the ETA quantile models
         except Exception as exc:  # a missing champion is reported, the rest still runs
             print(f"{task.value}: no champion ({exc})")
 
@@ -156,10 +163,11 @@ def main() -> None:
             for booster in ex.boosters:
                 booster.predict(matrix, pred_contrib=True)
 
-        f, o = _paired(raw, lambda X=X, ex=ex: ex.explain(X))
+        f, o, f_cpu, o_cpu = _paired(raw, lambda X=X, ex=ex: ex.explain(X))
         print(
             f"batch explanation {task.value} ({len(X):,} rows): {len(X) / o:,.0f} rows/s vs"
             f" floor pred_contrib {len(X) / f:,.0f} rows/s -> {f / o:.2f}x floor"
+            f" (CPU {o_cpu:.2f} s vs {f_cpu:.2f} s -> {f_cpu / max(o_cpu, 1e-9):.2f}x)"
             " (target >= 0.75)"
         )
 

@@ -137,3 +137,25 @@ def test_a_value_that_is_not_a_number_is_flagged_even_with_a_missing_branch(
     assert set(flags) == expected
     batch = pd.DataFrame([row]).astype({"lead_time_sd": object, "qty_ratio": object})
     assert set(explainer.predict(batch).flags[0]) == expected
+
+
+def test_imputed_columns_give_the_matrix_and_flags_of_the_row_path(
+    explainer: ModelExplainer, frame: TaskFrame
+) -> None:
+    """Scoring's column-wise flags (``impute``) and JSON summaries equal the per-row ones."""
+    from allotment.scoring.risks import imputed_json, imputed_json_rows
+
+    X = frame.X.iloc[:200].copy().astype({"region": object})
+    rng = np.random.default_rng(5)
+    for col in ("qty_ratio", "sup_ontime_rate_90d", "lead_time_sd"):
+        X.loc[X.index[rng.choice(200, 15, replace=False)], col] = np.nan
+        X.loc[X.index[rng.choice(200, 15, replace=False)], col] = 1e6
+        X.loc[X.index[rng.choice(200, 15, replace=False)], col] = -1e6
+    X.loc[X.index[rng.choice(200, 20, replace=False)], "region"] = "atlantis"
+    X.loc[X.index[rng.choice(200, 20, replace=False)], "region"] = None
+    matrix, flags = explainer.validator.matrix(X)
+    imputed_matrix, imputed = explainer.validator.impute(X)
+    np.testing.assert_array_equal(imputed_matrix, matrix)
+    assert flags == [explainer.validator.row(r)[1] for r in rows_of(X)]
+    assert sum(len(f) for f in flags) > 60
+    assert imputed_json_rows("m", imputed, len(X)) == [imputed_json("m", f) for f in flags]

@@ -15,6 +15,7 @@ from allotment.domain.models import (
 )
 from allotment.features import Tables, Task, TaskFrame, load_tables, scoring_frame
 from allotment.features.build import training_frame
+from allotment.features.tables import day_to_timestamp
 from tests.features.conftest import generate_tiny
 
 
@@ -78,3 +79,32 @@ def test_tables_read_without_truths_build_no_training_frame(engine: Engine) -> N
     generate_tiny(engine)
     with pytest.raises(ValueError, match="truths=False"):
         training_frame(Task.CHURN, load_tables(engine, truths=False))
+
+
+def test_scoped_facts_at_an_earlier_day_give_the_features_of_a_full_read(engine: Engine) -> None:
+    """The market-wide rates of a scoped read are bounded by the as-of day it is given."""
+    generate_tiny(engine)
+    full = load_tables(engine)
+    day = full.data_end - 45
+    at = day_to_timestamp(np.array([day]))[0]
+    sla = scoring_frame(Task.SLA_BREACH, full, as_of=at)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Backorder.id, Backorder.order_line_id, Backorder.po_line_id)
+            .where(Backorder.order_line_id.in_(sla.ids.tolist()), Backorder.po_line_id.is_not(None))
+            .order_by(Backorder.id)
+        ).all()
+    assert rows
+    compared = 0
+    for row in rows[:: max(1, len(rows) // 5)]:
+        scoped = load_tables(engine, backorders=[row.id], truths=False, as_of_day=day)
+        assert len(scoped.po_lines) <= len(full.po_lines)
+        for task, subject in (
+            (Task.SLA_BREACH, row.order_line_id),
+            (Task.SUPPLIER_DELAY, row.po_line_id),
+        ):
+            expected = _table(scoring_frame(task, full, as_of=at, subjects=[subject]))
+            got = _table(scoring_frame(task, scoped, as_of=at, subjects=[subject]))
+            pd.testing.assert_frame_equal(got, expected)
+            compared += len(expected)
+    assert compared > 0

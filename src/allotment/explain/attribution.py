@@ -291,6 +291,10 @@ class ModelExplainer:
         matrix, flags = self.validator.matrix(X)
         return Prediction(self._predict(matrix, None), flags)
 
+    def predict_matrix(self, matrix: FloatArray) -> FloatArray:
+        """Calibrated probabilities of a matrix validated by :meth:`InputValidator.impute`."""
+        return self._predict(matrix, None)
+
     def predict_row(self, row: Mapping[str, Any]) -> Prediction:
         """:meth:`predict` for one row given as a mapping (array path, one thread)."""
         matrix, flags = self.validator.row(row)

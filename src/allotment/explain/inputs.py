@@ -91,6 +91,18 @@ class InputFlag:
         )
 
 
+@dataclass(frozen=True)
+class Imputed:
+    """The flags of one feature and problem in a batch: ``rows`` (positions), and per row the
+    value given and the value used (as in :class:`InputFlag`)."""
+
+    feature: str
+    problem: Problem
+    rows: npt.NDArray[np.intp]
+    values: list[Any]
+    used: list[Any]
+
+
 def jsonable(value: Any) -> Any:
     """A JSON-safe scalar: NaN/inf -> None (PostgreSQL JSON refuses NaN), numpy -> Python."""
     if value is None:
@@ -238,10 +250,30 @@ class InputValidator:
         FeatureFrameMismatchError
             ``X``'s columns differ from the model's features.
         """
+        out, imputed = self.impute(X)
+        flags: list[list[InputFlag]] = [[] for _ in range(len(X))]
+        # Column by column, as the rows' flags are ordered (a row has at most one per feature).
+        for imp in imputed:
+            name, problem = imp.feature, imp.problem
+            for r, v, u in zip(imp.rows.tolist(), imp.values, imp.used, strict=True):
+                flags[r].append(InputFlag(name, problem, v, u))
+        return out, [tuple(f) for f in flags]
+
+    def impute(self, X: pd.DataFrame) -> tuple[FloatArray, list[Imputed]]:
+        """The imputed float matrix of :meth:`matrix` and its flags by feature and problem
+        (columns of rows, no object per flag): for a large batch whose flags are only
+        summarised (scoring), building one :class:`InputFlag` per cell costs more than the
+        prediction.
+
+        Raises
+        ------
+        FeatureFrameMismatchError
+            ``X``'s columns differ from the model's features.
+        """
         self.check_columns(list(X.columns))
         n = len(X)
         out = np.empty((n, len(self.domains)), dtype=np.float64)
-        flags: list[list[InputFlag]] = [[] for _ in range(n)]
+        imputed: list[Imputed] = []
         for d in self.domains:
             col = X.iloc[:, d.index]
             if d.kind is FeatureKind.CATEGORICAL:
@@ -249,12 +281,26 @@ class InputValidator:
                 codes = self._index[d.index].get_indexer(raw)  # -1: unseen or missing
                 values = codes.astype(np.float64)
                 values[codes < 0] = np.nan
-                given_missing = col.isna().to_numpy()
                 out[:, d.index] = values
-                bad = np.flatnonzero(np.isnan(values))
-                for i in bad:
-                    problem: Problem = "missing" if given_missing[i] else "unseen_category"
-                    self._fix_categorical(out, flags, int(i), d, problem, raw[i])
+                if not d.used:
+                    continue
+                bad = np.isnan(values)
+                if not bad.any():
+                    continue
+                given_missing = col.isna().to_numpy()
+                for problem, rows in (
+                    ("missing", np.flatnonzero(bad & given_missing)),
+                    ("unseen_category", np.flatnonzero(bad & ~given_missing)),
+                ):
+                    if not len(rows) or (problem == "missing" and d.saw_missing):
+                        continue  # the learned missing branch; nothing was imputed
+                    given = [_plain(raw[i]) for i in rows.tolist()]
+                    if d.saw_missing:
+                        used: list[Any] = [None] * len(rows)
+                    else:
+                        out[rows, d.index] = d.fill
+                        used = [d.display(d.fill)] * len(rows)
+                    imputed.append(Imputed(d.name, problem, rows, given, used))  # type: ignore[arg-type]
             else:
                 values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
                 out[:, d.index] = values
@@ -263,26 +309,35 @@ class InputValidator:
                 missing = np.isnan(values)
                 if missing.any():
                     # a value that is not a number counts as missing, and is always flagged
-                    given = col.to_numpy(dtype=object)
+                    given_all = col.to_numpy(dtype=object)
                     garbage = missing & col.notna().to_numpy()
                     rows = np.flatnonzero(missing if not d.saw_missing else garbage)
-                    used = None if d.saw_missing else d.fill
+                    fill = None if d.saw_missing else d.fill
                     if not d.saw_missing:
                         out[rows, d.index] = d.fill
-                    for r in rows.tolist():
-                        flags[r].append(InputFlag(d.name, "missing", _plain(given[r]), used))
+                    if len(rows):
+                        imputed.append(
+                            Imputed(
+                                d.name,
+                                "missing",
+                                rows,
+                                [_plain(given_all[r]) for r in rows.tolist()],
+                                [fill] * len(rows),
+                            )
+                        )
                 with np.errstate(invalid="ignore"):
                     outside = (values < d.low) | (values > d.high)
                 # Vectorised (a large backlog has many out-of-range cells): clip, then flag.
                 rows = np.flatnonzero(outside)
-                clipped = np.minimum(np.maximum(values[rows], d.low), d.high)
-                out[rows, d.index] = clipped
-                name = d.name
-                for r, v, u in zip(
-                    rows.tolist(), values[rows].tolist(), clipped.tolist(), strict=True
-                ):
-                    flags[r].append(InputFlag(name, "out_of_range", v, u))
-        return out, [tuple(f) for f in flags]
+                if len(rows):
+                    clipped = np.minimum(np.maximum(values[rows], d.low), d.high)
+                    out[rows, d.index] = clipped
+                    imputed.append(
+                        Imputed(
+                            d.name, "out_of_range", rows, values[rows].tolist(), clipped.tolist()
+                        )
+                    )
+        return out, imputed
 
     def row(self, values: Mapping[str, Any]) -> tuple[FloatArray, tuple[InputFlag, ...]]:
         """One row as a ``(1, k)`` matrix and its flags, without building a DataFrame.
@@ -541,6 +596,7 @@ def _mode_code(dumps: Sequence[Mapping[str, Any]], j: int, n_categories: int) ->
 __all__ = [
     "FeatureDomain",
     "FeatureFrameMismatchError",
+    "Imputed",
     "InputFlag",
     "InputValidator",
     "Problem",

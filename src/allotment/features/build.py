@@ -748,11 +748,23 @@ def _sku_key(product: npt.ArrayLike, location: npt.ArrayLike) -> npt.NDArray[np.
     return np.asarray(product, np.int64) * 1_000_003 + np.asarray(location, np.int64)
 
 
+def _at_skus(frame: pd.DataFrame, wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which rows (with ``product_id`` and ``location_id``) are at one of ``wanted`` keys."""
+    keys = pd.Series(_sku_key(frame["product_id"], frame["location_id"]))
+    mask: npt.NDArray[np.bool_] = keys.isin(wanted).to_numpy()
+    return mask
+
+
 def _sku_supply_demand(
     t: Tables, pol: pd.DataFrame, lines: pd.DataFrame, key: np.ndarray, day: np.ndarray
 ) -> pd.DataFrame:
     """Inbound PO units and open customer demand per SKU-location at each day (units)."""
+    # Only the lines at the SKU-locations asked about (the sums are per SKU-location; the
+    # same rows in the same order, so the same sums).
+    wanted = np.unique(key)
     live = pol[~pol["cancelled"]]
+    live = live[_at_skus(live, wanted)]
+    lines = lines[_at_skus(lines, wanted)]
     rec = t.receipts.merge(
         live[["id", "product_id", "location_id"]].reset_index(drop=True),
         left_on="po_line_id",
@@ -780,7 +792,7 @@ def _sku_supply_demand(
     ship = t.shipments.merge(
         lines[["product_id", "location_id"]], left_on="order_line_id", right_index=True
     )
-    shipped_total = t.shipments.groupby("order_line_id")["quantity"].sum()
+    shipped_total = ship.groupby("order_line_id")["quantity"].sum()
     cancelled = lines[lines["cancel_day"] < NEVER]
     cancelled_open = cancelled["quantity"] - cancelled["id"].map(shipped_total).fillna(0)
     demand = pd.concat(

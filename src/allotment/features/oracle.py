@@ -16,9 +16,9 @@ from allotment.features.frame import Task
 
 def load_truths(conn: Connection) -> pd.DataFrame:
     """All recorded truths: ``kind``, ``subject_id``, ``as_of_day`` (int day), ``probability``."""
-    from allotment.features.tables import _day, _frame  # local: tables imports this module
+    from allotment.features.tables import _day, read_frame  # local: tables imports this module
 
-    return _frame(
+    return read_frame(
         conn,
         select(
             type_coerce(SimTruth.kind, String()).label("kind"),

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
-    DateTime,
     String,
     Subquery,
     func,
@@ -35,6 +34,7 @@ from allotment.domain.models import (
     ScoreRun,
     ScoreSnapshot,
 )
+from allotment.features.tables import read_frame
 
 #: Open backorder columns returned by :func:`open_backorders` (money in USD, float).
 BACKORDER_COLUMNS = (
@@ -90,34 +90,35 @@ def open_backorders(*, session: Session, ids: Sequence[int] | None = None) -> pd
             Backorder.open_quantity,
             type_coerce(CustomerOrderLine.unit_price, BigInteger).label("unit_price"),
             type_coerce(Product.unit_cost, BigInteger).label("unit_cost"),
-            type_coerce(Backorder.created_at, DateTime()).label("created_at"),
+            # as stored (SQLite: ISO text; PostgreSQL: a naive UTC datetime), parsed below
+            type_coerce(Backorder.created_at, String()).label("created_at"),
         )
         .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
         .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
         .join(Customer, Customer.id == CustomerOrder.customer_id)
         .join(Product, Product.id == CustomerOrderLine.product_id)
         .outerjoin(PurchaseOrderLine, PurchaseOrderLine.id == Backorder.po_line_id)
-        .where(Backorder.status.in_(ACTIVE_BACKORDER_STATUSES))
+        .where(Backorder.status.in_([s.value for s in ACTIVE_BACKORDER_STATUSES]))
         .order_by(Backorder.id)
     )
+    # The driver's rows, read as facts are (no per-value result processing: 100k rows).
+    conn = session.connection()
     if ids is None:
-        rows = session.execute(stmt).all()
+        parts = [read_frame(conn, stmt)]
     else:
         wanted = sorted(set(int(i) for i in ids))
-        rows = [
-            r
-            for chunk in _chunks(wanted)
-            for r in session.execute(stmt.where(Backorder.id.in_(chunk))).all()
-        ]
-    df = pd.DataFrame.from_records(
-        [tuple(r) for r in rows], columns=list(BACKORDER_COLUMNS), nrows=len(rows)
-    )
+        parts = [read_frame(conn, stmt.where(Backorder.id.in_(c))) for c in _chunks(wanted)]
+    parts = [p for p in parts if len(p)]
+    if parts:
+        df = pd.concat(parts, ignore_index=True)[list(BACKORDER_COLUMNS)]
+    else:
+        df = pd.DataFrame(columns=list(BACKORDER_COLUMNS))
     # Money is read as raw integer cents (no Decimal per value): convert to USD floats.
     for col in ("lifetime_value", "unit_price", "unit_cost"):
         df[col] = df[col].astype(np.float64) / 100.0
     df["is_emergency"] = df["is_emergency"].astype(bool)
     # Stored naive UTC: the calendar day is the UTC day.
-    df["created_at"] = pd.to_datetime(df["created_at"])
+    df["created_at"] = pd.to_datetime(df["created_at"], format="ISO8601")
     df["po_line_id"] = df["po_line_id"].astype("Int64")
     return df.sort_values("backorder_id", kind="stable").reset_index(drop=True)
 
