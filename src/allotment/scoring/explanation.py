@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from allotment.domain.models import (
@@ -178,21 +178,15 @@ class _LazyTables:
         return self._tables
 
 
-def explain_backorder(
-    session: Session, backorder_id: int, *, store: sessionmaker[Session] | None = None
-) -> BackorderExplanation:
-    """One backorder's decomposition from its latest snapshot (features recomputed on a miss).
-
-    Attributions computed on a cache miss are stored in ``session`` (the caller commits), or,
-    given ``store``, in a short transaction of their own: a read-only request never upgrades
-    its transaction to a write (on SQLite that fails once another writer has committed).
-    """
+def _head() -> Select[*tuple[Any, ...]]:
+    """One round trip: a backorder's names, latest snapshot, its run's day and policy version."""
     latest = aliased(ScoreSnapshot)
     latest_id = (
-        select(func.max(latest.id)).where(latest.backorder_id == backorder_id).scalar_subquery()
+        select(func.max(latest.id))
+        .where(latest.backorder_id == bindparam("backorder_id"))
+        .scalar_subquery()
     )
-    # One round trip: the backorder's names, its latest snapshot, its run and policy version.
-    found = session.execute(
+    return (
         select(
             Backorder.number,
             Customer.name,
@@ -210,8 +204,24 @@ def explain_backorder(
         .outerjoin(ScoreSnapshot, ScoreSnapshot.id == latest_id)
         .outerjoin(ScoreRun, ScoreRun.id == ScoreSnapshot.run_id)
         .outerjoin(PolicyVersion, PolicyVersion.id == ScoreSnapshot.policy_version_id)
-        .where(Backorder.id == backorder_id)
-    ).one_or_none()
+        .where(Backorder.id == bindparam("backorder_id"))
+    )
+
+
+# Built once: a statement object costs more to build than its cached SQL costs to run.
+_HEAD = _head()
+
+
+def explain_backorder(
+    session: Session, backorder_id: int, *, store: sessionmaker[Session] | None = None
+) -> BackorderExplanation:
+    """One backorder's decomposition from its latest snapshot (features recomputed on a miss).
+
+    Attributions computed on a cache miss are stored in ``session`` (the caller commits), or,
+    given ``store``, in a short transaction of their own: a read-only request never upgrades
+    its transaction to a write (on SQLite that fails once another writer has committed).
+    """
+    found = session.execute(_HEAD, {"backorder_id": backorder_id}).one_or_none()
     if found is None:
         raise NotFoundError(
             f"backorder {backorder_id} does not exist",
