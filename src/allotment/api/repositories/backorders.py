@@ -13,13 +13,26 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    inspect,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from allotment.domain.enums import BackorderStatus, Tier
 from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import (
     Backorder,
+    BackorderStatusChange,
     Customer,
     CustomerOrder,
     CustomerOrderLine,
@@ -379,14 +392,23 @@ def _detail() -> Select[Any]:
 
 
 _DETAIL = _detail()
+_HISTORY = (
+    select(BackorderStatusChange)
+    .where(BackorderStatusChange.backorder_id == bindparam("backorder_id"))
+    .order_by(BackorderStatusChange.id)
+)
 
 
 def detail(*, session: Session, backorder_id: int) -> DetailRows | None:
-    """Everything the detail view shows (but the status history), in one round trip."""
+    """Everything the detail view shows: one query, and one for the status history."""
     found = session.execute(_DETAIL, {"backorder_id": backorder_id}).one_or_none()
     if found is None:
         return None
     row = QueueRow(found[0], found[1], found[2], found[3], found[4], found[5])
+    if "history" in inspect(row.backorder).unloaded:
+        # ``backorder.history`` from a statement built once (its lazy load builds one per call).
+        history = session.scalars(_HISTORY, {"backorder_id": backorder_id}).all()
+        set_committed_value(row.backorder, "history", list(history))
     policy = None if found[9] is None else PolicyName(found[9], found[10], found[11])
     return DetailRows(
         row=row, po_line=found[6], po_number=found[7], snapshot=found[8], policy=policy
