@@ -88,35 +88,40 @@ def _product(row: QueueRow) -> ProductRef:
     return ProductRef(id=p.id, sku=p.sku, name=p.name, category=p.category)
 
 
-def _item(r: Row[*tuple[Any, ...]], now: datetime) -> BackorderListItem:
-    """One list row (the columns of :func:`~allotment.api.repositories.backorders.list_items`)."""
-    return BackorderListItem(
-        id=r.id,
-        number=r.number,
-        status=r.status,
-        customer=CustomerRef(
-            id=r.customer_id,
-            code=r.customer_code,
-            name=r.customer_name,
-            tier=r.tier,
-            account_manager=r.account_manager,
-        ),
-        product=ProductRef(id=r.product_id, sku=r.sku, name=r.product_name, category=r.category),
-        location_id=r.location_id,
-        order_line_id=r.order_line_id,
-        po_line_id=r.po_line_id,
-        supplier_id=r.supplier_id,
-        quantity=r.quantity,
-        open_quantity=r.open_quantity,
-        value_at_risk=r.value_at_risk,
-        priority=r.priority,
-        p_churn=r.p_churn,
-        p_sla_breach=r.p_sla_breach,
-        root_cause=r.root_cause,
-        expected_fulfillment_date=r.expected_fulfillment_date,
-        created_at=r.created_at,
-        age_days=_age_days(r.created_at, now),
-    )
+def _item(r: Row[*tuple[Any, ...]], now: datetime) -> dict[str, Any]:
+    """One list row as plain data (the page validates it into a :class:`BackorderListItem`)."""
+    return {
+        "id": r.id,
+        "number": r.number,
+        "status": r.status,
+        "customer": {
+            "id": r.customer_id,
+            "code": r.customer_code,
+            "name": r.customer_name,
+            "tier": r.tier,
+            "account_manager": r.account_manager,
+        },
+        "product": {
+            "id": r.product_id,
+            "sku": r.sku,
+            "name": r.product_name,
+            "category": r.category,
+        },
+        "location_id": r.location_id,
+        "order_line_id": r.order_line_id,
+        "po_line_id": r.po_line_id,
+        "supplier_id": r.supplier_id,
+        "quantity": r.quantity,
+        "open_quantity": r.open_quantity,
+        "value_at_risk": r.value_at_risk,
+        "priority": r.priority,
+        "p_churn": r.p_churn,
+        "p_sla_breach": r.p_sla_breach,
+        "root_cause": r.root_cause,
+        "expected_fulfillment_date": r.expected_fulfillment_date,
+        "created_at": r.created_at,
+        "age_days": _age_days(r.created_at, now),
+    }
 
 
 def after_cursor(cursor: str | None, sort: SortKey, order: SortOrder) -> tuple[Any, int] | None:
