@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from allotment.domain.enums import Tier
 from allotment.domain.models import AuditRecord, User
+from allotment.policy import service
 from allotment.policy.documents import shipped_policy, to_document
+from allotment.policy.schema import Policy
 from allotment.users.roles import Role
 from tests import factories
 from tests.api.conftest import assert_error, bearer, committed_user
@@ -106,6 +108,8 @@ def test_an_admin_activates_a_document_with_a_reason_audited(
     assert (got.json()["name"], got.json()["status"]) == ("vip-first", "active")
     statuses = {p["name"]: p["status"] for p in client.get(URL, headers=who).json()}
     assert statuses == {"default": "retired", "vip-first": "active"}
+    # The next request sees the new active policy (nothing holds on to the old one).
+    assert client.get(f"{URL}/active", headers=who).json()["name"] == "vip-first"
     record = session.scalars(
         select(AuditRecord).where(AuditRecord.action == "policy.activated")
     ).all()[-1]
@@ -124,3 +128,15 @@ def test_activation_needs_exactly_one_target_and_a_reason(
         f"{URL}/activate", json={"policy_version_id": 999, "reason": "why"}, headers=who
     )
     assert missing.status_code == 404
+
+
+def test_a_policy_activated_elsewhere_is_seen_by_the_next_request(
+    client: TestClient, headers: dict[str, str], session: Session
+) -> None:
+    """Activated outside this process (the CLI, another worker): the next request sees it."""
+    assert client.get(f"{URL}/active", headers=headers).json()["name"] == "default"
+    draft = Policy.model_validate(_draft(**{"multipliers__tier__vip": 7.0}))
+    service.activate(session, document=draft, actor="cli", role="admin", reason="VIPs first")
+    session.commit()
+    body = client.get(f"{URL}/active", headers=headers).json()
+    assert (body["name"], body["document"]["multipliers"]["tier"]["vip"]) == ("vip-first", 7.0)

@@ -58,6 +58,6 @@ def decode_id_cursor(cursor: str | None) -> int | None:
     return last_id
 
 
-def next_id_cursor(ids: list[int], *, more: bool) -> str | None:
-    """The cursor of the page after the one ending with ``ids[-1]`` (None on the last page)."""
-    return encode_cursor({"id": ids[-1]}) if more and ids else None
+def encode_id_cursor(last_id: int) -> str:
+    """The cursor of the page after the one ending with the row ``last_id``."""
+    return encode_cursor({"id": last_id})

@@ -16,12 +16,13 @@ that was scored: a different digest (facts recorded since for that day) is flagg
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from allotment.domain.models import (
     Backorder,
@@ -29,7 +30,9 @@ from allotment.domain.models import (
     CustomerOrder,
     CustomerOrderLine,
     ExplanationCache,
+    PolicyVersion,
     ScoreRun,
+    ScoreSnapshot,
 )
 from allotment.errors import AppError, ModelSignatureError, ModelUnavailableError, NotFoundError
 from allotment.explain import METHOD
@@ -40,7 +43,6 @@ from allotment.features.frame import Task
 from allotment.features.tables import Tables, load_tables
 from allotment.modeling import registry
 from allotment.policy import service as policy_service
-from allotment.scoring import repository as repo
 from allotment.scoring.blend import BASELINE, COMPONENTS, MODEL_COMPONENTS
 from allotment.scoring.risks import explainer_for, row_digests
 
@@ -138,16 +140,26 @@ def plain_reason(feature: str, value: Any, usd: float, flag: dict[str, Any] | No
     return text
 
 
-def _payload(session: Session, model: str, version: int, digest: str) -> dict[str, Any] | None:
-    """The cached explanation payload (base, contributions, values, flags) of one row."""
-    got = session.scalar(
-        select(ExplanationCache.payload).where(
-            ExplanationCache.model_name == model,
-            ExplanationCache.model_version == version,
-            ExplanationCache.feature_digest == digest,
+#: (model name, model version, feature digest): an explanation cache key.
+CacheKey = tuple[str, int, str]
+
+
+def _payloads(session: Session, keys: list[CacheKey]) -> dict[CacheKey, dict[str, Any]]:
+    """The cached explanation payloads (base, contributions, values, flags) of ``keys``."""
+    if not keys:
+        return {}
+    c = ExplanationCache
+    rows = session.execute(
+        select(c.model_name, c.model_version, c.feature_digest, c.payload).where(
+            or_(
+                *(
+                    and_(c.model_name == m, c.model_version == v, c.feature_digest == d)
+                    for m, v, d in keys
+                )
+            )
         )
     )
-    return None if got is None else dict(got)
+    return {(m, int(v), d): dict(p) for m, v, d, p in rows}
 
 
 class _LazyTables:
@@ -166,19 +178,15 @@ class _LazyTables:
         return self._tables
 
 
-def explain_backorder(session: Session, backorder_id: int) -> BackorderExplanation:
-    """One backorder's decomposition from its latest snapshot (features recomputed on a miss)."""
-    snap = repo.latest_snapshot(session=session, backorder_id=backorder_id)
-    if snap is None:
-        if session.get(Backorder, backorder_id) is None:
-            raise NotFoundError(
-                f"backorder {backorder_id} does not exist", backorder_id=backorder_id
-            )
-        raise ScoreSnapshotMissingError(
-            f"backorder {backorder_id} has not been scored yet: run `allotment score`",
-            backorder_id=backorder_id,
-        )
-    head = session.execute(
+def _head() -> Select[*tuple[Any, ...]]:
+    """One round trip: a backorder's names, latest snapshot, its run's day and policy version."""
+    latest = aliased(ScoreSnapshot)
+    latest_id = (
+        select(func.max(latest.id))
+        .where(latest.backorder_id == bindparam("backorder_id"))
+        .scalar_subquery()
+    )
+    return (
         select(
             Backorder.number,
             Customer.name,
@@ -186,18 +194,48 @@ def explain_backorder(session: Session, backorder_id: int) -> BackorderExplanati
             Backorder.order_line_id,
             Customer.id,
             Backorder.po_line_id,
+            ScoreSnapshot,
+            ScoreRun.as_of,
+            PolicyVersion,
         )
         .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
         .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
         .join(Customer, Customer.id == CustomerOrder.customer_id)
-        .where(Backorder.id == backorder_id)
-    ).one()
-    subjects = {"sla_breach": head[3], "churn": head[4], "supplier_delay": head[5]}
-    run = session.get(ScoreRun, snap.run_id)
-    as_of = None if run is None else run.as_of
-    policy_row, policy = policy_service.get_policy(
-        session, policy_version_id=snap.policy_version_id
+        .outerjoin(ScoreSnapshot, ScoreSnapshot.id == latest_id)
+        .outerjoin(ScoreRun, ScoreRun.id == ScoreSnapshot.run_id)
+        .outerjoin(PolicyVersion, PolicyVersion.id == ScoreSnapshot.policy_version_id)
+        .where(Backorder.id == bindparam("backorder_id"))
     )
+
+
+# Built once: a statement object costs more to build than its cached SQL costs to run.
+_HEAD = _head()
+
+
+def explain_backorder(
+    session: Session, backorder_id: int, *, store: sessionmaker[Session] | None = None
+) -> BackorderExplanation:
+    """One backorder's decomposition from its latest snapshot (features recomputed on a miss).
+
+    Attributions computed on a cache miss are stored in ``session`` (the caller commits), or,
+    given ``store``, in a short transaction of their own: a read-only request never upgrades
+    its transaction to a write (on SQLite that fails once another writer has committed).
+    """
+    found = session.execute(_HEAD, {"backorder_id": backorder_id}).one_or_none()
+    if found is None:
+        raise NotFoundError(
+            f"backorder {backorder_id} does not exist",
+            field="backorder_id",
+            backorder_id=backorder_id,
+        )
+    head, snap, as_of, policy_row = found[:6], found[6], found[7], found[8]
+    if snap is None:
+        raise ScoreSnapshotMissingError(
+            f"backorder {backorder_id} has not been scored yet: run `allotment score`",
+            backorder_id=backorder_id,
+        )
+    policy = policy_service.policy_of(policy_row)
+    subjects = {"sla_breach": head[3], "churn": head[4], "supplier_delay": head[5]}
     inputs = dict(snap.inputs or {})
     multiplier = float(inputs.get("multiplier", 0.0))
     exposures: dict[str, float] = inputs.get("exposures", {})
@@ -216,6 +254,15 @@ def explain_backorder(session: Session, backorder_id: int) -> BackorderExplanati
     rule_only = bool(inputs.get("rule_only", False))
     components: list[ComponentExplanation] = []
     tables = _LazyTables(session, backorder_id)
+    wanted: list[CacheKey] = []
+    for name in COMPONENTS:
+        task = MODEL_COMPONENTS.get(name)
+        model = None if task is None else registry.model_name(task)
+        version = None if model is None else snap.model_versions.get(model)
+        digest = None if model is None else snap.feature_digests.get(model)
+        if model and version and digest and not rule_only:
+            wanted.append((model, int(version), str(digest)))
+    cached = _payloads(session, wanted)
     for name in COMPONENTS:
         usd = float(snap.components.get(name, 0.0))
         task = MODEL_COMPONENTS.get(name)
@@ -227,6 +274,8 @@ def explain_backorder(session: Session, backorder_id: int) -> BackorderExplanati
         if task is not None and model and version and digest and not rule_only and usd != 0:
             parts, problems = _split(
                 session,
+                cached=cached.get((model, int(version), str(digest))),
+                store=store,
                 task=Task(task),
                 model=model,
                 version=int(version),
@@ -276,6 +325,8 @@ def explain_backorder(session: Session, backorder_id: int) -> BackorderExplanati
 def _split(
     session: Session,
     *,
+    cached: dict[str, Any] | None,
+    store: sessionmaker[Session] | None,
     task: Task,
     model: str,
     version: int,
@@ -288,7 +339,7 @@ def _split(
 ) -> tuple[list[FeaturePart], list[dict[str, Any]]]:
     """Feature parts of one component, and any problems met (as flags)."""
     problems: list[dict[str, Any]] = []
-    payload = _payload(session, model, version, digest)
+    payload = cached
     if payload is None:
         frame = scoring_frame(
             task, tables.get(), as_of=as_of, subjects=[] if subject is None else [subject]
@@ -319,9 +370,18 @@ def _split(
         except (ModelUnavailableError, ModelSignatureError) as exc:
             return [], [{"model": model, "problem": "model_unavailable", "detail": exc.message}]
         row_values = {c: X[c].iat[0] for c in X.columns}
-        explain_cache.get_or_explain(session, explainer, [row_values], [got])
-        payload = _payload(session, model, version, got)
-        assert payload is not None  # just stored (or stored by another worker)
+        computed = explainer.explain_rows([row_values]).row(0).to_payload(row_values)
+        if store is None:
+            explain_cache.store(
+                session, model_name=model, model_version=version, entries={got: computed}
+            )
+        else:
+            with store() as writer, writer.begin():
+                explain_cache.store(
+                    writer, model_name=model, model_version=version, entries={got: computed}
+                )
+        # As a cache hit would read it back (JSON), so a miss and a hit answer alike.
+        payload = json.loads(json.dumps(computed))
     contributions: dict[str, float] = payload["contributions"]
     values: dict[str, Any] = payload.get("values", {})
     flagged = {f["feature"]: f for f in payload.get("flags", [])}
@@ -370,9 +430,17 @@ class Contrast:
         }
 
 
-def contrast(session: Session, a_id: int, b_id: int, *, top: int = _TOP_FEATURES) -> Contrast:
+def contrast(
+    session: Session,
+    a_id: int,
+    b_id: int,
+    *,
+    top: int = _TOP_FEATURES,
+    store: sessionmaker[Session] | None = None,
+) -> Contrast:
     """Component differences and the largest feature differences between two backorders."""
-    a, b = explain_backorder(session, a_id), explain_backorder(session, b_id)
+    a = explain_backorder(session, a_id, store=store)
+    b = explain_backorder(session, b_id, store=store)
     comps = {c.name: c.usd - b.component(c.name).usd for c in a.components}
     diffs: list[tuple[str, str, float]] = []
     for ca in a.components:

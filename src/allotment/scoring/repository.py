@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     String,
     Subquery,
     func,
@@ -294,16 +295,21 @@ def set_priorities(*, session: Session, ids: Sequence[int], priorities: Sequence
         )
 
 
-def latest_snapshot_ids(backorder_ids: Sequence[int] | None = None) -> Subquery:
+def latest_snapshot_ids(
+    backorder_ids: Sequence[int] | BindParameter[Any] | None = None,
+) -> Subquery:
     """Subquery ``(backorder_id, id)``: each backorder's latest score snapshot.
 
     The one definition of "latest score" that every reader (queue, outreach, what-if,
-    allocation, recommendations) joins on; ``backorder_ids`` narrows it.
+    allocation, recommendations) joins on; ``backorder_ids`` narrows it (ids, or an expanding
+    bind parameter for a statement built once).
     """
     stmt = select(ScoreSnapshot.backorder_id, func.max(ScoreSnapshot.id).label("id")).group_by(
         ScoreSnapshot.backorder_id
     )
-    if backorder_ids is not None:
+    if isinstance(backorder_ids, BindParameter):
+        stmt = stmt.where(ScoreSnapshot.backorder_id.in_(backorder_ids))
+    elif backorder_ids is not None:
         stmt = stmt.where(ScoreSnapshot.backorder_id.in_(list(backorder_ids)))
     return stmt.subquery()
 

@@ -39,6 +39,16 @@ def find_api_key(*, session: Session, prefix: str) -> ApiKey | None:
     return session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
 
 
+def find_api_key_user(*, session: Session, prefix: str) -> tuple[ApiKey, User | None] | None:
+    """The key with ``prefix`` and its user, in one round trip (every API-key request)."""
+    found = session.execute(
+        select(ApiKey, User)
+        .outerjoin(User, User.id == ApiKey.user_id)
+        .where(ApiKey.prefix == prefix)
+    ).one_or_none()
+    return None if found is None else (found[0], found[1])
+
+
 def api_keys_of(*, session: Session, user_id: int) -> Sequence[ApiKey]:
     return session.scalars(
         select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)

@@ -141,14 +141,14 @@ def revoke_api_key(session: Session, *, prefix: str, at: datetime | None = None)
 def resolve_api_key(session: Session, *, presented: str) -> tuple[User, ApiKey]:
     """The active user behind a presented key, else :class:`CredentialsInvalidError`."""
     match = _KEY.match(presented)
-    key = repo.find_api_key(session=session, prefix=match.group(1)) if match else None
-    if match is None or key is None:
+    found = repo.find_api_key_user(session=session, prefix=match.group(1)) if match else None
+    if match is None or found is None:
         raise CredentialsInvalidError("unknown API key")
+    key, user = found
     if not hmac.compare_digest(key.secret_hash, _digest(match.group(2))):
         raise CredentialsInvalidError("unknown API key")
     if key.revoked_at is not None:
         raise CredentialsInvalidError("this API key has been revoked")
-    user = repo.get_user_by_id(session=session, user_id=key.user_id)
     if user is None or not user.active:
         raise CredentialsInvalidError("the user of this API key is disabled")
     return user, key

@@ -11,15 +11,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    inspect,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from allotment.domain.enums import BackorderStatus, Tier
 from allotment.domain.lifecycle import ACTIVE_STATUSES
 from allotment.domain.models import (
     Backorder,
+    BackorderStatusChange,
     Customer,
     CustomerOrder,
     CustomerOrderLine,
@@ -176,7 +189,16 @@ def ascending(sort: SortKey, order: SortOrder) -> bool:
     return not asc if sort is SortKey.AGE else asc
 
 
-def sort_value(sort: SortKey, backorder: Backorder) -> Any:
+class _Sorted(Protocol):
+    @property
+    def priority(self) -> float | None: ...
+    @property
+    def value_at_risk(self) -> Decimal: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def sort_value(sort: SortKey, backorder: _Sorted) -> Any:
     """The row's sort key, as the cursor stores it."""
     if sort is SortKey.PRIORITY:
         return backorder.priority if backorder.priority is not None else UNSCORED_PRIORITY
@@ -210,7 +232,7 @@ def _id_query(f: BackorderFilters) -> Select[Any]:
     return stmt
 
 
-def list_queue(
+def list_ids(
     *,
     session: Session,
     filters: BackorderFilters,
@@ -219,8 +241,8 @@ def list_queue(
     limit: int,
     after: tuple[Any, int] | None,
     now: datetime,
-) -> list[QueueRow]:
-    """Up to ``limit`` rows in ``(sort key, id)`` order, strictly after ``after`` if given."""
+) -> list[int]:
+    """Up to ``limit`` ids in ``(sort key, id)`` order, strictly after ``after`` if given."""
     key = sort_column(sort)
     asc = ascending(sort, order)
     stmt = _id_query(filters).where(*_conditions(filters, now=now))
@@ -233,12 +255,93 @@ def list_queue(
     stmt = stmt.order_by(key.asc() if asc else key.desc()).order_by(
         Backorder.id.asc() if asc else Backorder.id.desc()
     )
-    ids = list(session.scalars(stmt.limit(limit)))
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def list_queue(
+    *,
+    session: Session,
+    filters: BackorderFilters,
+    sort: SortKey,
+    order: SortOrder,
+    limit: int,
+    after: tuple[Any, int] | None,
+    now: datetime,
+) -> list[QueueRow]:
+    """Up to ``limit`` rows in ``(sort key, id)`` order, strictly after ``after`` if given."""
+    ids = list_ids(
+        session=session,
+        filters=filters,
+        sort=sort,
+        order=order,
+        limit=limit,
+        after=after,
+        now=now,
+    )
     if not ids:
         return []
     # Second step: the page's rows with everything the list shows, put back in page order.
     found = {r[0].id: r for r in session.execute(_base().where(Backorder.id.in_(ids))).all()}
     return [QueueRow(*found[i]) for i in ids]
+
+
+def _list_items() -> Select[*tuple[Any, ...]]:
+    latest = latest_snapshot_ids(bindparam("ids", expanding=True))
+    return (
+        select(
+            Backorder.id,
+            Backorder.number,
+            Backorder.status,
+            Customer.id.label("customer_id"),
+            Customer.code.label("customer_code"),
+            Customer.name.label("customer_name"),
+            Customer.tier,
+            Customer.account_manager,
+            Product.id.label("product_id"),
+            Product.sku,
+            Product.name.label("product_name"),
+            Product.category,
+            CustomerOrder.location_id,
+            Backorder.order_line_id,
+            Backorder.po_line_id,
+            _supplier().label("supplier_id"),
+            Backorder.quantity,
+            Backorder.open_quantity,
+            Backorder.value_at_risk,
+            Backorder.priority,
+            ScoreSnapshot.p_churn,
+            ScoreSnapshot.p_sla_breach,
+            Backorder.root_cause,
+            Backorder.expected_fulfillment_date,
+            Backorder.created_at,
+        )
+        .join(CustomerOrderLine, CustomerOrderLine.id == Backorder.order_line_id)
+        .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+        .join(Customer, Customer.id == CustomerOrder.customer_id)
+        .join(Product, Product.id == CustomerOrderLine.product_id)
+        .outerjoin(PurchaseOrderLine, PurchaseOrderLine.id == Backorder.po_line_id)
+        .outerjoin(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+        .outerjoin(latest, latest.c.backorder_id == Backorder.id)
+        .outerjoin(ScoreSnapshot, ScoreSnapshot.id == latest.c.id)
+        .where(Backorder.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+# Built once: a statement object costs more to build than its cached SQL costs to run.
+_LIST_ITEMS = _list_items()
+
+
+def list_items(*, session: Session, ids: Sequence[int]) -> list[Row[*tuple[Any, ...]]]:
+    """The API list's columns of the backorders ``ids`` (in that order), with latest risks.
+
+    Plain columns, not entities: a page is 50 rows of six tables, and its snapshots' JSON
+    columns are not shown, so neither is loaded.
+    """
+    if not ids:
+        return []
+    rows = session.execute(_LIST_ITEMS, {"ids": list(ids)})
+    found: dict[int, Row[*tuple[Any, ...]]] = {r.id: r for r in rows}
+    return [found[i] for i in ids]
 
 
 def latest_snapshots(*, session: Session, backorder_ids: Sequence[int]) -> dict[int, ScoreSnapshot]:
@@ -250,35 +353,65 @@ def latest_snapshots(*, session: Session, backorder_ids: Sequence[int]) -> dict[
     return {s.backorder_id: s for s in snaps}
 
 
+class PolicyName(NamedTuple):
+    id: int
+    name: str
+    version: int
+
+
 @dataclass(frozen=True)
 class DetailRows:
     row: QueueRow
     po_line: PurchaseOrderLine | None
     po_number: str | None
     snapshot: ScoreSnapshot | None
-    policy: PolicyVersion | None
+    policy: PolicyName | None
+
+
+def _detail() -> Select[Any]:
+    latest = aliased(ScoreSnapshot)
+    latest_id = (
+        select(func.max(latest.id))
+        .where(latest.backorder_id == bindparam("backorder_id"))
+        .scalar_subquery()
+    )
+    return (
+        _base()
+        .add_columns(
+            PurchaseOrderLine,
+            PurchaseOrder.number,
+            ScoreSnapshot,
+            PolicyVersion.id,
+            PolicyVersion.name,
+            PolicyVersion.version,
+        )
+        .outerjoin(ScoreSnapshot, ScoreSnapshot.id == latest_id)
+        .outerjoin(PolicyVersion, PolicyVersion.id == ScoreSnapshot.policy_version_id)
+        .where(Backorder.id == bindparam("backorder_id"))
+    )
+
+
+_DETAIL = _detail()
+_HISTORY = (
+    select(BackorderStatusChange)
+    .where(BackorderStatusChange.backorder_id == bindparam("backorder_id"))
+    .order_by(BackorderStatusChange.id)
+)
 
 
 def detail(*, session: Session, backorder_id: int) -> DetailRows | None:
-    """Everything the detail view shows, or None when there is no such backorder."""
-    found = session.execute(_base().where(Backorder.id == backorder_id)).one_or_none()
+    """Everything the detail view shows: one query, and one for the status history."""
+    found = session.execute(_DETAIL, {"backorder_id": backorder_id}).one_or_none()
     if found is None:
         return None
     row = QueueRow(found[0], found[1], found[2], found[3], found[4], found[5])
-    po_line = po_number = None
-    if row.backorder.po_line_id is not None:
-        po_row = session.execute(
-            select(PurchaseOrderLine, PurchaseOrder.number)
-            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
-            .where(PurchaseOrderLine.id == row.backorder.po_line_id)
-        ).one()
-        po_line, po_number = po_row[0], po_row[1]
-    snapshot = latest_snapshots(session=session, backorder_ids=[backorder_id]).get(backorder_id)
-    policy = None
-    if snapshot is not None:
-        policy = session.get(PolicyVersion, snapshot.policy_version_id)
+    if "history" in inspect(row.backorder).unloaded:
+        # ``backorder.history`` from a statement built once (its lazy load builds one per call).
+        history = session.scalars(_HISTORY, {"backorder_id": backorder_id}).all()
+        set_committed_value(row.backorder, "history", list(history))
+    policy = None if found[9] is None else PolicyName(found[9], found[10], found[11])
     return DetailRows(
-        row=row, po_line=po_line, po_number=po_number, snapshot=snapshot, policy=policy
+        row=row, po_line=found[6], po_number=found[7], snapshot=found[8], policy=policy
     )
 
 

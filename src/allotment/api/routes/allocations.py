@@ -14,8 +14,9 @@ from allotment.allocation import service
 from allotment.allocation.service import Comparison
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
-from allotment.api.pagination import check_limit, decode_id_cursor, next_id_cursor
+from allotment.api.pagination import check_limit, decode_id_cursor, encode_id_cursor
 from allotment.api.repositories import allocations as repo
+from allotment.api.routes.paging import page_of
 from allotment.api.schemas.allocations import (
     AllocationCommit,
     AllocationPlanRead,
@@ -47,11 +48,12 @@ def list_runs(
     """Committed runs, newest first (pass ``next_cursor`` back for the next page)."""
     check_limit(limit, max_page_size=settings.max_page_size)
     rows = repo.list_runs(session=session, limit=limit + 1, before_id=decode_id_cursor(cursor))
-    page = rows[:limit]
-    return Page[AllocationRunRead](
-        items=[AllocationRunRead.model_validate(r) for r in page],
-        next_cursor=next_id_cursor([r.id for r in page], more=len(rows) > limit),
+    return page_of(
+        Page[AllocationRunRead],
+        rows,
         limit=limit,
+        item=AllocationRunRead.model_validate,
+        cursor=lambda r: encode_id_cursor(r.id),
     )
 
 

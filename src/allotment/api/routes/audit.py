@@ -11,7 +11,7 @@ from allotment import audit
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
 from allotment.api.pagination import check_limit
-from allotment.api.routes.paging import id_cursor, next_id_cursor
+from allotment.api.routes.paging import before_cursor, id_cursor, page_of
 from allotment.api.schemas.audit import AuditRecordRead, AuditVerifyRead
 from allotment.api.schemas.common import NO_NUL, Page
 from allotment.audit import repository as repo
@@ -81,11 +81,12 @@ def list_audit(
         before_id=id_cursor(cursor),
         limit=limit + 1,
     )
-    page = rows[:limit]
-    return Page[AuditRecordRead](
-        items=[AuditRecordRead.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=next_id_cursor(page, more=len(rows) > limit),
+    return page_of(
+        Page[AuditRecordRead],
+        rows,
         limit=limit,
+        item=lambda r: AuditRecordRead.model_validate(r, from_attributes=True),
+        cursor=before_cursor,
     )
 
 

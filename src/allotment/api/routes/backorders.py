@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import WithJsonSchema
+from sqlalchemy import Row
 
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
@@ -21,6 +22,7 @@ from allotment.api.repositories.backorders import (
     SortKey,
     SortOrder,
 )
+from allotment.api.routes.paging import page_of
 from allotment.api.schemas.backorders import (
     BackorderCreate,
     BackorderDetail,
@@ -41,7 +43,7 @@ from allotment.domain import backorders as svc
 from allotment.domain import repository as domain_repo
 from allotment.domain.enums import BackorderStatus, Tier
 from allotment.domain.lifecycle import ACTIVE_STATUSES
-from allotment.domain.models import Backorder, ScoreSnapshot
+from allotment.domain.models import Backorder
 from allotment.errors import NotFoundError
 
 router = APIRouter(prefix="/backorders", tags=["backorders"])
@@ -86,29 +88,40 @@ def _product(row: QueueRow) -> ProductRef:
     return ProductRef(id=p.id, sku=p.sku, name=p.name, category=p.category)
 
 
-def _item(row: QueueRow, snap: ScoreSnapshot | None, now: datetime) -> BackorderListItem:
-    b = row.backorder
-    return BackorderListItem(
-        id=b.id,
-        number=b.number,
-        status=b.status,
-        customer=_customer(row),
-        product=_product(row),
-        location_id=row.order.location_id,
-        order_line_id=b.order_line_id,
-        po_line_id=b.po_line_id,
-        supplier_id=row.supplier_id,
-        quantity=b.quantity,
-        open_quantity=b.open_quantity,
-        value_at_risk=b.value_at_risk,
-        priority=b.priority,
-        p_churn=snap.p_churn if snap else None,
-        p_sla_breach=snap.p_sla_breach if snap else None,
-        root_cause=b.root_cause,
-        expected_fulfillment_date=b.expected_fulfillment_date,
-        created_at=b.created_at,
-        age_days=_age_days(b.created_at, now),
-    )
+def _item(r: Row[*tuple[Any, ...]], now: datetime) -> dict[str, Any]:
+    """One list row as plain data (the page validates it into a :class:`BackorderListItem`)."""
+    return {
+        "id": r.id,
+        "number": r.number,
+        "status": r.status,
+        "customer": {
+            "id": r.customer_id,
+            "code": r.customer_code,
+            "name": r.customer_name,
+            "tier": r.tier,
+            "account_manager": r.account_manager,
+        },
+        "product": {
+            "id": r.product_id,
+            "sku": r.sku,
+            "name": r.product_name,
+            "category": r.category,
+        },
+        "location_id": r.location_id,
+        "order_line_id": r.order_line_id,
+        "po_line_id": r.po_line_id,
+        "supplier_id": r.supplier_id,
+        "quantity": r.quantity,
+        "open_quantity": r.open_quantity,
+        "value_at_risk": r.value_at_risk,
+        "priority": r.priority,
+        "p_churn": r.p_churn,
+        "p_sla_breach": r.p_sla_breach,
+        "root_cause": r.root_cause,
+        "expected_fulfillment_date": r.expected_fulfillment_date,
+        "created_at": r.created_at,
+        "age_days": _age_days(r.created_at, now),
+    }
 
 
 def after_cursor(cursor: str | None, sort: SortKey, order: SortOrder) -> tuple[Any, int] | None:
@@ -202,7 +215,7 @@ def list_backorders(
     )
     now = utcnow()
     # One row more than asked tells whether another page exists.
-    rows = repo.list_queue(
+    ids = repo.list_ids(
         session=session,
         filters=filters,
         sort=sort,
@@ -211,23 +224,14 @@ def list_backorders(
         after=after_cursor(cursor, sort, order),
         now=now,
     )
-    page, more = rows[:limit], len(rows) > limit
-    snaps = repo.latest_snapshots(session=session, backorder_ids=[r.backorder.id for r in page])
-    next_cursor = None
-    if more and page:
-        last = page[-1].backorder
-        next_cursor = encode_cursor(
-            {
-                "s": sort.value,
-                "o": order.value,
-                "v": repo.sort_value(sort, last),
-                "id": last.id,
-            }
-        )
-    return Page[BackorderListItem](
-        items=[_item(r, snaps.get(r.backorder.id), now) for r in page],
-        next_cursor=next_cursor,
+    return page_of(
+        Page[BackorderListItem],
+        repo.list_items(session=session, ids=ids),
         limit=limit,
+        item=lambda r: _item(r, now),
+        cursor=lambda last: encode_cursor(
+            {"s": sort.value, "o": order.value, "v": repo.sort_value(sort, last), "id": last.id}
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from allotment.api.deps import Principal, SessionDep, require
 from allotment.api.errors import responses
@@ -29,6 +29,7 @@ Reader = Annotated[Principal, Depends(require("backorders:read"))]
     summary="Why a backorder ranks where it does (or above another)",
 )
 def explain(
+    request: Request,
     backorder_id: Annotated[int, Path(ge=1, le=MAX_INT)],
     session: SessionDep,
     _user: Reader,
@@ -39,12 +40,15 @@ def explain(
     """Components and feature attributions in USD; 404 when never scored."""
     from allotment.scoring.explanation import contrast, explain_backorder
 
-    for field, bid in (("backorder_id", backorder_id), ("vs", vs)):
-        if bid is not None and session.get(Backorder, bid) is None:
-            raise NotFoundError(f"backorder {bid} does not exist", field=field)
+    # Attributions computed on a cache miss are stored in a write transaction of their own.
+    store = request.app.state.sessions
     if vs is None:
-        return ExplanationRead(backorder=explain_backorder(session, backorder_id))
-    both = contrast(session, backorder_id, vs)
+        # Its 404 names backorder_id, as the check below does.
+        return ExplanationRead(backorder=explain_backorder(session, backorder_id, store=store))
+    for field, bid in (("backorder_id", backorder_id), ("vs", vs)):
+        if session.get(Backorder, bid) is None:
+            raise NotFoundError(f"backorder {bid} does not exist", field=field)
+    both = contrast(session, backorder_id, vs, store=store)
     return ExplanationRead(
         backorder=both.a,
         vs=both.b,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
 from allotment.api.pagination import check_limit
-from allotment.api.routes.paging import id_cursor, next_id_cursor
+from allotment.api.routes.paging import before_cursor, id_cursor, page_of
 from allotment.api.schemas.audit import NotificationRead
 from allotment.api.schemas.common import NO_NUL, Page
 from allotment.notify import repository as repo
@@ -45,9 +45,10 @@ def list_notifications(
         before_id=id_cursor(cursor),
         limit=limit + 1,
     )
-    page = rows[:limit]
-    return Page[NotificationRead](
-        items=[NotificationRead.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=next_id_cursor(page, more=len(rows) > limit),
+    return page_of(
+        Page[NotificationRead],
+        rows,
         limit=limit,
+        item=lambda r: NotificationRead.model_validate(r, from_attributes=True),
+        cursor=before_cursor,
     )

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
-from allotment.api.pagination import check_limit, decode_id_cursor, next_id_cursor
+from allotment.api.pagination import check_limit, decode_id_cursor, encode_id_cursor
 from allotment.api.repositories import outreach as repo
+from allotment.api.routes.paging import page_of
 from allotment.api.schemas.common import MAX_INT, Limit, Page
 from allotment.api.schemas.outreach import (
     ContactCreate,
@@ -151,9 +152,10 @@ def list_contacts(
         limit=limit + 1,
         before_id=decode_id_cursor(cursor),
     )
-    page = rows[:limit]
-    return Page[ContactRead](
-        items=[ContactRead.model_validate(r) for r in page],
-        next_cursor=next_id_cursor([r.id for r in page], more=len(rows) > limit),
+    return page_of(
+        Page[ContactRead],
+        rows,
         limit=limit,
+        item=ContactRead.model_validate,
+        cursor=lambda r: encode_id_cursor(r.id),
     )

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from allotment.api.deps import Principal, SessionDep, SettingsDep, require
 from allotment.api.errors import responses
-from allotment.api.pagination import CursorInvalidError, check_limit, decode_cursor, encode_cursor
+from allotment.api.pagination import check_limit, decode_id_cursor, encode_id_cursor
 from allotment.api.repositories import recommendations as repo
+from allotment.api.routes.paging import page_of
 from allotment.api.schemas.common import MAX_INT, Page
 from allotment.api.schemas.recommendations import (
     DecisionRead,
@@ -146,25 +147,19 @@ def list_recommendations(
 ) -> Page[RecommendationRead]:
     """Filter by backorder and status; keyset cursor (pass ``next_cursor`` back)."""
     check_limit(limit, max_page_size=settings.max_page_size)
-    before_id = None
-    if cursor is not None:
-        before_id = decode_cursor(cursor).get("id")
-        if not isinstance(before_id, int) or isinstance(before_id, bool):
-            raise CursorInvalidError("the cursor is not one this list issued", field="cursor")
-        if not 0 < before_id <= MAX_INT:
-            raise CursorInvalidError("the cursor is not one this list issued", field="cursor")
     rows = repo.list_recommendations(
         session=session,
         backorder_id=backorder_id,
         statuses=[s.value for s in status_] if status_ else None,
         limit=limit + 1,
-        before_id=before_id,
+        before_id=decode_id_cursor(cursor),
     )
-    page, more = rows[:limit], len(rows) > limit
-    return Page[RecommendationRead](
-        items=[read(r) for r in page],
-        next_cursor=encode_cursor({"id": page[-1].id}) if more and page else None,
+    return page_of(
+        Page[RecommendationRead],
+        rows,
         limit=limit,
+        item=read,
+        cursor=lambda r: encode_id_cursor(r.id),
     )
 
 

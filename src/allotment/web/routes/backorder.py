@@ -88,7 +88,7 @@ def backorder(
         raise NotFoundError(f"there is no backorder with id {backorder_id}")
     explanation, explain_error = None, None
     try:
-        explanation = explain_backorder(session, backorder_id)
+        explanation = explain_backorder(session, backorder_id, store=request.app.state.sessions)
     except AppError as exc:
         explain_error = exc.message
     snap = found.snapshot
@@ -123,7 +123,7 @@ def backorder(
         "decisions": DECISIONS,
     }
     response = render(request, "backorder.html", context, user=user)
-    session.rollback()  # a read: whatever an explanation cached on the way is not kept here
+    session.rollback()  # a read (explanations computed on the way were stored on their own)
     return response
 
 
@@ -144,10 +144,10 @@ def compare(
         raise NotFoundError(f"there is no backorder {key!r} to compare with", field="vs")
     if other == backorder_id:
         return RedirectResponse(f"/dashboard/backorders/{backorder_id}", status_code=303)
-    result = contrast(session, backorder_id, other)
+    result = contrast(session, backorder_id, other, store=request.app.state.sessions)
     higher, lower = (result.a, result.b) if result.difference >= 0 else (result.b, result.a)
     response = render(
         request, "compare.html", {"c": result, "higher": higher, "lower": lower}, user=user
     )
-    session.rollback()  # a read: explanations cached on the way are not kept here
+    session.rollback()  # a read (explanations computed on the way were stored on their own)
     return response
