@@ -119,3 +119,13 @@ def test_an_unknown_actions_mode_is_one_clear_line() -> None:
     assert result.exit_code != 0
     assert "unknown --actions 'nobody'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_first_seed_chooses_where_the_seeds_start() -> None:
+    default = _run("--policy", "fcfs")
+    later = _run("--policy", "fcfs", "--first-seed", "3")
+    assert default["seeds"] == [1] and later["seeds"] == [3]
+    assert list(later["budgets"]) == ["3"]  # type: ignore[call-overload]
+    # Another seed is another world: the same policy loses a different amount.
+    totals = [p["policies"]["fcfs"]["per_seed"][0]["total"] for p in (default, later)]  # type: ignore[index]
+    assert totals[0] != totals[1]

@@ -1,10 +1,11 @@
 """Candidate actions and their valuation on one hand-checkable backorder.
 
-The case: 10 units at $500 (cost $300) promised 2025-01-27, planned today 2025-01-20; the PO line
-they wait on is due 2025-02-03 (7 days late) with P(delay) 0.4 and 10 days late when delayed.
-P(breach) 0.8 on a $1,000 penalty exposure, P(churn) 0.2 on a $10,000 relationship, lateness
-$0.50 per unit-day. Expected loss: SLA 0.8 × 1000 = 800; churn 0.2 × 10000 × 0.3 × 0.8 = 480;
-lateness 10 units × (7 + 0.4 × 10) days × 0.5 = 55; total 1335.
+The case: 10 units at $500 (cost $300, value $5,000) promised 2025-01-27, planned today
+2025-01-20; the PO line they wait on is due 2025-02-03 (7 days late) with P(delay) 0.4 and 10 days
+late when delayed (17 days). The contract: 2 % of the value a day late, capped at 20 % ($1,000,
+reached after 10 days). P(breach) 0.8, P(churn) 0.2 on a $10,000 relationship, lateness $0.50 per
+unit-day. Expected loss: SLA 0.6 × 5000 × 0.14 + 0.4 × 1000 (capped) = 420 + 400 = 820; churn
+0.2 × 10000 × 0.3 × 0.8 = 480; lateness 10 units × (7 + 0.4 × 10) days × 0.5 = 55; total 1355.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ CASE = Case(
     late_arrival=date(2025, 2, 3),
     p_sla_breach=0.8,
     p_churn=0.2,
-    penalty_exposure=1000.0,
+    penalty_rate_per_day=0.02,
+    penalty_cap_rate=0.2,
     relationship_value=10000.0,
     lateness_cost_per_unit_day=0.5,
     po_line_id=7,
@@ -70,10 +72,10 @@ OPTIONS = Options(stock_elsewhere=(TRANSFER,), suppliers=(SUPPLIER,), substitute
 
 def test_expected_loss_by_part() -> None:
     loss = act.expected_loss(CASE)
-    assert loss["sla"] == pytest.approx(800)
+    assert loss["sla"] == pytest.approx(820)
     assert loss["churn"] == pytest.approx(480)
     assert loss["lateness"] == pytest.approx(55)
-    assert loss["total"] == pytest.approx(1335)
+    assert loss["total"] == pytest.approx(1355)
 
 
 def test_expedite_fee_new_eta_and_benefit() -> None:
@@ -82,11 +84,13 @@ def test_expedite_fee_new_eta_and_benefit() -> None:
     # 14 days to go, half saved → 7 days: 2025-01-27, on time.
     assert a.arrival == date(2025, 1, 27)
     assert a.cost == pytest.approx(0.15 * 300 * 10 + 250)  # 700
-    # P(breach) 0.8 → min(0.8, 0.4 × 0.5) = 0.2: SLA 600, churn 360; lateness 11 → 2 days: 45.
+    # On time unless the halved delay risk (0.2) hits: 10 days late, capped, $1,000 × 0.2 =
+    # $200 of penalty left of 820: SLA 620. P(breach) 0.8 → min(0.8, 0.2) = 0.2: churn 360;
+    # lateness 11 → 2 days: 45.
     assert a.p_breach_after == pytest.approx(0.2)
-    assert a.benefit == pytest.approx(600 + 360 + 45)
-    assert a.net == pytest.approx(305)
-    assert str(a.approval_amount()) == "1705.00"  # benefit 1005 + fee 700
+    assert a.benefit == pytest.approx(620 + 360 + 45)
+    assert a.net == pytest.approx(325)
+    assert str(a.approval_amount()) == "1725.00"  # benefit 1025 + fee 700
 
 
 def test_expedite_needs_a_po_line() -> None:
@@ -100,10 +104,11 @@ def test_alternate_supplier_premium_lead_time_and_its_delay_risk() -> None:
     # Premium 10% spot + 5% dearer than the current supplier; the purchase is committed.
     assert a.cost == pytest.approx(300 * 0.15 * 10)  # 450
     assert a.committed == pytest.approx(300 * 1.15 * 10)  # 3450
-    # Arrives 2 days early; a delay (4 days) would breach: P(breach) → 0.1.
+    # Arrives 2 days early; a delay (4 days) would make it 2 days late: P(breach) → 0.1, and
+    # 0.1 × $5,000 × 2 days × 2 % = $20 of penalty left of 820: SLA 800, churn 420, lateness 55.
     assert a.p_breach_after == pytest.approx(0.1)
-    assert a.benefit == pytest.approx(700 + 420 + 55)
-    assert a.net == pytest.approx(725)
+    assert a.benefit == pytest.approx(800 + 420 + 55)
+    assert a.net == pytest.approx(825)
     assert "SUP-X" in a.explanation and "10%" in a.explanation
 
 
@@ -121,8 +126,9 @@ def test_transfer_covers_part_of_the_late_units_at_lane_cost() -> None:
     assert a is not None
     assert (a.units, a.arrival) == (6, date(2025, 1, 22))
     assert a.cost == pytest.approx(12)
-    # 6 of 10 late units arrive in time with slack for a 2-day slip: drop 0.8 × 0.6 = 0.48.
-    assert a.benefit == pytest.approx(480 + 288 + 33)
+    # 6 of 10 late units arrive in time with slack for a 2-day slip: 60 % of the $820 penalty
+    # (492), P(breach) drop 0.8 × 0.6 = 0.48 (churn 288), lateness 6 × 11 × 0.5 (33).
+    assert a.benefit == pytest.approx(492 + 288 + 33)
     assert a.p_breach_after == pytest.approx(0.32)
     assert a.details["from_location"] == "WH-B"
 
@@ -132,7 +138,7 @@ def test_substitute_without_consent_is_a_proposal_discounted_by_acceptance() -> 
     assert a is not None
     assert a.needs_consent
     assert a.explanation.startswith("Propose to the customer")
-    assert a.benefit == pytest.approx(1335 * act.SUBSTITUTE_ACCEPTANCE)
+    assert a.benefit == pytest.approx(1355 * act.SUBSTITUTE_ACCEPTANCE)
     assert a.cost == pytest.approx(0.1 * 500 * 10 * act.SUBSTITUTE_ACCEPTANCE)
 
 
@@ -141,7 +147,7 @@ def test_substitute_with_contract_consent_is_done() -> None:
     assert a is not None
     assert not a.needs_consent
     assert a.explanation.startswith("Ship (the contract allows substitutes)")
-    assert a.benefit == pytest.approx(1335)
+    assert a.benefit == pytest.approx(1355)
     assert a.cost == pytest.approx(500)
 
 
@@ -156,7 +162,7 @@ def test_ship_partial_only_when_allowed() -> None:
     a = act.ship_partial(partial, POLICY)
     assert a is not None
     assert a.cost == pytest.approx(75)
-    assert a.benefit == pytest.approx(0.8 * 1000 * 0.4)  # the penalty on 4 of 10 units
+    assert a.benefit == pytest.approx(820 * 0.4)  # the penalty still to accrue on 4 of 10 units
     assert act.ship_partial(replace(partial, allows_partial_ship=False), POLICY) is None
 
 
@@ -178,7 +184,7 @@ def test_hold_for_complete_is_the_free_reference() -> None:
     a = act.hold_for_complete(replace(CASE, allows_partial_ship=False))
     assert (a.cost, a.benefit, a.committed, a.net) == (0, 0, 0, 0)
     assert "does not take partial shipments" in a.explanation
-    assert "$1,335" in a.explanation
+    assert "$1,355" in a.explanation
 
 
 def test_breach_after_arrival_against_promise() -> None:
@@ -189,16 +195,148 @@ def test_breach_after_arrival_against_promise() -> None:
     assert act.breach_after(0.2, promised, date(2025, 1, 27), 0.3, 5.0) == 0.2  # never raises
 
 
+#: A spot market quote that is never late (its benefit is the arrival alone).
+SPOT = AlternateSupplier(
+    supplier_id=-1,
+    code="spot",
+    lead_time_days=3,
+    cost_ratio=1.0,
+    p_delay=0.0,
+    days_late_if_delayed=0.0,
+)
+
+
+def _sla_saved(case: Case, supplier: AlternateSupplier = SPOT) -> float:
+    a = act.alternate_supplier(case, supplier, POLICY)
+    assert a is not None
+    return float(a.details["benefit_parts"]["sla"])
+
+
+def test_an_overdue_line_saves_the_penalty_of_the_days_it_no_longer_waits() -> None:
+    # 14 days overdue on 2025-02-10, the PO line due 2025-02-20 (24 days late, no delay risk):
+    # 1 % a day of $5,000. A spot buy arriving in 3 days (17 days late) saves 7 days × $50; the
+    # 14 days already late are paid either way.
+    overdue = replace(
+        CASE,
+        today=date(2025, 2, 10),
+        late_arrival=date(2025, 2, 20),
+        po_eta=date(2025, 2, 20),
+        po_p_delay=0.0,
+        penalty_rate_per_day=0.01,
+        penalty_cap_rate=0.5,
+    )
+    assert overdue.days_overdue == 14
+    assert act.expected_loss(overdue)["sla"] == pytest.approx(10 * 50)
+    assert _sla_saved(overdue) == pytest.approx(7 * 50)
+    # Capped at 20 % ($1,000 = 20 days): the plan accrues only to day 20, the buy to day 17.
+    assert _sla_saved(replace(overdue, penalty_cap_rate=0.2)) == pytest.approx(3 * 50)
+
+
+def test_a_line_whose_penalty_reached_the_cap_saves_no_penalty() -> None:
+    # 25 days overdue at 1 % a day with a 20 % cap: the cap was reached 5 days ago.
+    capped = replace(
+        CASE,
+        today=date(2025, 2, 21),
+        late_arrival=date(2025, 3, 1),
+        po_eta=date(2025, 3, 1),
+        penalty_rate_per_day=0.01,
+        penalty_cap_rate=0.2,
+    )
+    assert act.expected_loss(capped)["sla"] == 0.0
+    assert _sla_saved(capped) == 0.0
+    partial = act.ship_partial(replace(capped, from_stock=4, on_time_units=4), POLICY)
+    assert partial is not None and partial.benefit == 0.0
+
+
+def test_an_action_still_after_the_promise_saves_only_the_days_it_gains() -> None:
+    # Not yet due (promised 2025-01-27), the plan delivers 2025-02-10 (14 days late, no delay
+    # risk), 1 % a day of $5,000 uncapped: a buy arriving 2025-02-03 (7 days late) saves 7 days.
+    late = replace(
+        CASE,
+        late_arrival=date(2025, 2, 10),
+        po_eta=date(2025, 2, 10),
+        po_p_delay=0.0,
+        penalty_rate_per_day=0.01,
+        penalty_cap_rate=1.0,
+    )
+    a = act.alternate_supplier(late, replace(SPOT, lead_time_days=14), POLICY)
+    assert a is not None and a.arrival == date(2025, 2, 3)
+    assert a.details["benefit_parts"]["sla"] == pytest.approx(7 * 50)
+    assert a.p_breach_after == 0.8  # it still breaches: P(breach) unchanged, no churn benefit
+    assert a.details["benefit_parts"]["churn"] == 0.0
+
+
+def test_expedite_saves_the_expected_days_late_of_the_po_lines_delay_risk() -> None:
+    # Uncapped 1 % a day of $5,000: the PO line is 7 days late, 17 with P(delay) 0.4 (11
+    # expected days); expedited it is due on the promise with P(delay) 0.2 (2 expected days).
+    uncapped = replace(CASE, penalty_rate_per_day=0.01, penalty_cap_rate=1.0)
+    a = act.expedite(uncapped, POLICY)
+    assert a is not None and a.arrival == date(2025, 1, 27)
+    assert a.details["benefit_parts"]["sla"] == pytest.approx((11 - 2) * 50)
+
+
+def test_no_penalty_terms_no_sla_benefit() -> None:
+    free = replace(CASE, penalty_rate_per_day=0.0)
+    assert act.expected_loss(free)["sla"] == 0.0
+    assert _sla_saved(free) == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.floats(0, 0.05),
+    cap=st.floats(0, 0.5),
+    overdue=st.integers(-20, 60),
+    plan_days=st.one_of(st.none(), st.integers(-5, 60)),
+    po_p_delay=st.floats(0, 1),
+    po_late=st.floats(0, 20),
+    lead=st.integers(0, 40),
+    p_delay=st.floats(0, 1),
+    late_if_delayed=st.floats(0, 20),
+)
+def test_the_penalty_saved_is_never_negative_nor_above_the_capped_exposure(
+    rate: float,
+    cap: float,
+    overdue: int,
+    plan_days: int | None,
+    po_p_delay: float,
+    po_late: float,
+    lead: int,
+    p_delay: float,
+    late_if_delayed: float,
+) -> None:
+    today = CASE.today
+    arrival = None if plan_days is None else today + timedelta(days=plan_days)
+    case = replace(
+        CASE,
+        promised_date=today - timedelta(days=overdue),
+        late_arrival=arrival,
+        po_eta=arrival,
+        po_p_delay=po_p_delay if arrival else 0.0,
+        po_days_late_if_delayed=po_late,
+        penalty_rate_per_day=rate,
+        penalty_cap_rate=cap,
+    )
+    value = case.value_at_risk
+    left = value * (cap - min(rate * case.days_overdue, cap))  # the cap not yet paid
+    plan = act.expected_loss(case)["sla"]
+    assert -1e-9 <= plan <= left + 1e-9
+    supplier = replace(
+        SPOT, lead_time_days=lead, p_delay=p_delay, days_late_if_delayed=late_if_delayed
+    )
+    saved = _sla_saved(case, supplier)
+    assert 0.0 <= saved <= plan + 1e-9 <= value * cap + 1e-9
+
+
 def test_ranked_by_net_value_and_capped() -> None:
     ranked = act.recommend(CASE, OPTIONS, POLICY, limit=10)
     kinds = [a.kind for a in ranked]
-    # transfer 789, alternate 725, substitute 501, outreach 325, expedite 305, hold 0.
+    # alternate 825, transfer 801, substitute 513, expedite 325 = outreach 325 (kind order), hold 0.
     assert kinds == [
-        Kind.TRANSFER,
         Kind.ALTERNATE_SUPPLIER,
+        Kind.TRANSFER,
         Kind.SUBSTITUTE,
-        Kind.OUTREACH,
         Kind.EXPEDITE,
+        Kind.OUTREACH,
         Kind.HOLD,
     ]
     nets = [a.net for a in ranked]
@@ -220,7 +358,7 @@ def test_only_the_best_of_each_kind_is_kept() -> None:
     ranked = act.recommend(CASE, replace(OPTIONS, stock_elsewhere=(TRANSFER, far)), POLICY, 10)
     transfers = [a for a in ranked if a.kind is Kind.TRANSFER]
     assert len(transfers) == 1
-    # WH-C covers all 10 units (benefit 1335 − 60) and beats WH-B's 6 units (801 − 12).
+    # WH-C covers all 10 units (benefit 1355 − 60) and beats WH-B's 6 units (813 − 12).
     assert transfers[0].details["from_location"] == "WH-C"
 
 

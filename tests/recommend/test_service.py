@@ -55,7 +55,7 @@ def _world(session: Session, *, backorders: int = 1) -> list[Backorder]:
             product_id=prod.id,
             location_id=loc.id,
             quantity=10,
-            unit_price=Decimal("5000.00"),  # $50,000 late: a $3,500 penalty exposure
+            unit_price=Decimal("5000.00"),  # $50,000, 9 days late at 0.5 % a day: $2,250
             promised_date=date(2025, 2, 1),
         )
         out.append(
@@ -188,7 +188,10 @@ def test_model_risks_and_exposures_come_from_the_latest_snapshot(session: Sessio
     (item,) = recs.items
     c = item.case
     assert c.scored and (c.p_sla_breach, c.p_churn) == (0.9, 0.5)
-    assert (c.penalty_exposure, c.relationship_value) == (2000.0, 20000.0)
+    assert c.relationship_value == 20000.0
+    # The penalty is priced by the contract's terms, not the blend's exposure in the snapshot.
+    assert (c.penalty_rate_per_day, c.penalty_cap_rate) == (0.005, 0.1)
+    assert item.expected_loss["sla"] == pytest.approx(50000 * 0.005 * 9)
     outreach = next(r for r in item.actions if r.action.kind is Kind.OUTREACH)
     assert outreach.action.benefit == pytest.approx(0.5 * OUTREACH_CHURN_DROP * 20000)
     rows = service.save(session, recs=recs, actor="p1")

@@ -87,32 +87,33 @@ def test_static_tier_ranks_an_emergency_above_a_vip_line(world: World) -> None:
     assert act.all()
 
 
-def test_blend_buys_the_line_a_spot_buy_saves_from_a_breach_not_the_one_already_late(
-    world: World,
-) -> None:
+def test_blend_buys_the_line_whose_buy_saves_the_most_penalty_days(world: World) -> None:
+    """Both customers' contracts: 0.2 % of the value a day late, capped at 15 %."""
     bo = _two_candidates(world)
     world.lines["promised"][world.backorders["line"][bo[0]]] = world.day - 5  # overdue
+    lines = world.lines
+    line = world.backorders["line"][bo]
+    contract = world.cust_contract[lines["customer"][line]]
+    world.contracts["penalty_rate"][contract] = 0.002
+    world.contracts["penalty_cap"][contract] = 0.15
     rank = by_net_value(shipped_policy("default"), _pricing(world), FixedRisks())
     net, act = rank(world, bo, world.day)
     # Both pay the spot premium: 15 % of the regular cost of 2 units.
-    lines = world.lines
-    line = world.backorders["line"][bo]
     cost = world.prod_cost_cents[world.pair_product[lines["pair"][line]]] / 100.0
     premium = 0.15 * cost * 2
-    # The overdue line cannot be saved from the breach: the buy only cuts its lateness from
-    # 35 days to 5 + lead, 2 units x (30 - lead) days x $0.50 a unit-day.
     lead = world.rescue_lead(bo)
-    assert net[0] == pytest.approx((30 - lead[0]) * 1.0 - premium[0])
-    # The one due in 20 days arrives in time (every lead is at most 14 days): P(breach) 0.9 -> 0
-    # removes 0.9 x its penalty exposure ($2,000 x min(rate x 14 days, cap)), and its 10 days
-    # late x 2 units x $0.50.
-    contract = world.cust_contract[lines["customer"][line[1]]]
-    rate, cap = world.contracts["penalty_rate"][contract], world.contracts["penalty_cap"][contract]
-    exposure = 2000.0 * min(rate * 14, cap)
-    assert net[1] == pytest.approx(0.9 * exposure + 10.0 - premium[1])
-    assert net[1] > net[0] and act.all()
+    # The overdue line would wait 30 more days (35 late); bought, 5 + lead days late: the
+    # contract's 0.2 % a day of $2,000 ($4 a day, far from the 15 % cap) for the 30 - lead days
+    # it no longer waits, and 2 units x (30 - lead) days x $0.50 a unit-day. Its 5 days
+    # already late are sunk.
+    assert net[0] == pytest.approx((30 - lead[0]) * (4.0 + 1.0) - premium[0])
+    # The one due in 20 days would be 10 days late; bought, it arrives in time (every lead is
+    # at most 14 days): 10 days x $4 of penalty and 10 days x 2 units x $0.50.
+    assert net[1] == pytest.approx(10 * (4.0 + 1.0) - premium[1])
+    # 30 - lead >= 16 days saved on the overdue line beat 10 on the other.
+    assert net[0] > net[1] and act.all()
     planner = RankedRescues("blend", rank, {world.day: 1})
-    assert planner.choose(world, bo, world.day).tolist() == [bo[1]]
+    assert planner.choose(world, bo, world.day).tolist() == [bo[0]]
 
 
 def test_blend_leaves_a_slot_unused_when_the_po_line_comes_before_the_spot_buy(

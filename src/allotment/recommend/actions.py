@@ -9,21 +9,32 @@ How an action is valued
 Every action is judged by how much *expected loss* it removes. The expected loss of a backorder
 has three parts, all in USD:
 
-- SLA: ``P(SLA breach) × penalty exposure`` (the scoring's exposure: value × min(penalty rate
-  × exposure days, penalty cap));
+- SLA: the contract's penalty still to accrue (:func:`expected_penalty`). The contract charges
+  ``penalty_rate_per_day`` × the line's open value for every day it is late, up to
+  ``penalty_cap_rate`` × that value, so a path on which the late units arrive ``d`` days after
+  the promise costs ``value × min(rate × d, cap)``. The days already past the promise are sunk:
+  what a path still costs is that minus ``value × min(rate × days overdue, cap)`` (nothing once
+  the cap is reached). A delivery with delay risk ``p_delay`` arrives ``d`` days late with
+  probability ``1 − p_delay`` and ``d + days_late_if_delayed`` with ``p_delay``; the expected
+  penalty weighs the two (the cap applies to each, so a delay past the cap costs no more);
 - churn: ``P(churn) × relationship value at risk × BREACH_SHARE_OF_CHURN_RISK × P(breach)``,
   the part of the churn risk a breach of this order drives;
 - lateness: ``units late × expected days late × lateness cost`` (the allocation policy's USD per
   unit per day late).
 
-An action that delivers the late units on ``arrival`` with its own delay risk ``p_delay`` (days
-late if delayed ``days_late_if_delayed``) changes P(breach) to ``min(P_model, p_delay)`` when it
-arrives in time (0 when even a delay keeps it in time), and to 1 when it arrives after the promise
-(see :func:`breach_after`). The benefit is the drop in expected loss, scaled by the share of the
-late units the action covers; it is never negative (an action that makes things worse is simply
-not proposed). Outreach does not move the arrival: it lowers P(churn) by
-``OUTREACH_CHURN_DROP``. Shipping the available part now removes the penalty on the units that
-ship. Cost is what the action spends (USD); net value = benefit − cost.
+The plan's path: the late units arrive on ``late_arrival`` with the PO line's ``po_p_delay`` and
+``po_days_late_if_delayed`` (``NO_SUPPLY_DAYS_LATE`` days after the later of today and the
+promise when nothing is arriving). An action that delivers the late units on ``arrival`` with its
+own delay risk ``p_delay`` (days late if delayed ``days_late_if_delayed``) saves the penalty
+between the two paths, on the share of the late units it covers: an overdue line saves
+``rate × days gained × value`` until the cap, an action that still arrives after the promise
+saves only the days it gains. It changes P(breach) to ``min(P_model, p_delay)`` when it arrives
+in time (0 when even a delay keeps it in time), and to 1 when it arrives after the promise (see
+:func:`breach_after`), which moves the churn part. The benefit is the drop in expected loss; it
+is never negative (an action that makes things worse is simply not proposed). Outreach does not
+move the arrival: it lowers P(churn) by ``OUTREACH_CHURN_DROP``. Shipping the available part now
+removes the penalty still to accrue on the units that ship. Cost is what the action spends (USD);
+net value = benefit − cost.
 
 Every assumption is a named constant below with its reason.
 """
@@ -40,8 +51,8 @@ from typing import Any
 
 from allotment.policy.schema import Policy
 
-#: Expected days late of units with no supply in sight (no PO line, no stock): the horizon over
-#: which the lateness cost is counted when nothing is arriving.
+#: Days after the later of today and the promise that units with no supply in sight (no PO line,
+#: no stock) are assumed to arrive: the horizon over which their lateness and penalty are counted.
 NO_SUPPLY_DAYS_LATE = 30.0
 #: Share of a customer's churn risk on one backorder that a breach of that backorder drives
 #: (the rest comes from price, competition and other orders): avoiding the breach removes this
@@ -105,8 +116,11 @@ class Case:
         cost (USD), P(delay) from the supplier-delay model and days late when delayed.
     p_sla_breach, p_churn
         Model risks (the latest score snapshot; see ``scored``).
-    penalty_exposure, relationship_value
-        USD at stake: the SLA penalty exposure and the relationship value at risk.
+    penalty_rate_per_day, penalty_cap_rate
+        The customer's contract: penalty per day late and its cap, as shares of the line's
+        open value.
+    relationship_value
+        USD at stake: the relationship value at risk.
     lateness_cost_per_unit_day
         USD per unit per day late (the allocation policy's).
     allows_partial_ship, allows_substitution
@@ -132,7 +146,8 @@ class Case:
     late_arrival: date | None
     p_sla_breach: float
     p_churn: float
-    penalty_exposure: float
+    penalty_rate_per_day: float
+    penalty_cap_rate: float
     relationship_value: float
     lateness_cost_per_unit_day: float = 0.5
     po_line_id: int | None = None
@@ -148,6 +163,16 @@ class Case:
     def late_units(self) -> int:
         """Units the plan does not deliver by the promised date."""
         return max(0, self.open_quantity - self.on_time_units)
+
+    @property
+    def days_overdue(self) -> int:
+        """Days already past the promised date (0 before it): their penalty is sunk."""
+        return max(0, (self.today - self.promised_date).days)
+
+    @property
+    def value_at_risk(self) -> float:
+        """Open units × unit price (USD): what the contract's penalty runs on."""
+        return self.open_quantity * self.unit_price
 
 
 @dataclass(frozen=True)
@@ -255,22 +280,61 @@ def breach_after(
     return min(p_model, risk)
 
 
-def expected_days_late(
-    promised: date, arrival: date | None, p_delay: float, days_late_if_delayed: float
-) -> float:
-    """Expected days after the promise (``NO_SUPPLY_DAYS_LATE`` with no arrival in sight)."""
+def _days_late(case: Case, arrival: date | None) -> float:
+    """Days after the promise the late units arrive on ``arrival`` (not before today)."""
     if arrival is None:
-        return NO_SUPPLY_DAYS_LATE
-    return max(0.0, (arrival - promised).days + p_delay * days_late_if_delayed)
+        return case.days_overdue + NO_SUPPLY_DAYS_LATE
+    return float(max(case.days_overdue, (arrival - case.promised_date).days))
+
+
+def expected_days_late(
+    case: Case, arrival: date | None, p_delay: float, days_late_if_delayed: float
+) -> float:
+    """Expected days after the promise of units arriving on ``arrival`` from a source with
+    ``p_delay`` (``NO_SUPPLY_DAYS_LATE`` after the later of today and the promise with no
+    arrival in sight; never fewer than the days already overdue)."""
+    if arrival is None:
+        return _days_late(case, None)
+    mean = (arrival - case.promised_date).days + p_delay * days_late_if_delayed
+    return max(float(case.days_overdue), mean)
+
+
+def expected_penalty(
+    case: Case, arrival: date | None, p_delay: float, days_late_if_delayed: float
+) -> float:
+    """The contract's penalty still to accrue on the case's value at risk (USD, ≥ 0).
+
+    ``value × (min(rate × d, cap) − min(rate × days overdue, cap))`` for the late units arriving
+    ``d`` days after the promise, weighed over the source's delay: ``d`` with probability
+    ``1 − p_delay``, ``d + days_late_if_delayed`` with ``p_delay``. The penalty of the days
+    already overdue is sunk (paid whatever is done now); past the cap nothing more accrues.
+    """
+    rate = max(0.0, case.penalty_rate_per_day)
+    cap = max(0.0, case.penalty_cap_rate)
+    sunk = min(rate * case.days_overdue, cap)
+    days = _days_late(case, arrival)
+    if arrival is None or p_delay <= 0 or days_late_if_delayed <= 0:
+        outcomes = [(1.0, days)]
+    else:
+        p = min(1.0, p_delay)
+        delayed = max(days, (arrival - case.promised_date).days + days_late_if_delayed)
+        outcomes = [(1.0 - p, days), (p, delayed)]
+    share = sum(p * (min(rate * d, cap) - sunk) for p, d in outcomes)
+    return case.value_at_risk * max(0.0, share)
+
+
+def _plan_penalty(case: Case) -> float:
+    """:func:`expected_penalty` on the plan's path (its late arrival, the PO line's delay)."""
+    return expected_penalty(case, case.late_arrival, case.po_p_delay, case.po_days_late_if_delayed)
 
 
 def expected_loss(case: Case) -> dict[str, float]:
     """The case's expected loss by part (USD) under the plan, and its total."""
-    sla = case.p_sla_breach * case.penalty_exposure
+    sla = _plan_penalty(case)
     churn = case.p_churn * case.relationship_value * BREACH_SHARE_OF_CHURN_RISK
     churn *= case.p_sla_breach
     days = expected_days_late(
-        case.promised_date, case.late_arrival, case.po_p_delay, case.po_days_late_if_delayed
+        case, case.late_arrival, case.po_p_delay, case.po_days_late_if_delayed
     )
     lateness = case.late_units * days * case.lateness_cost_per_unit_day
     return {"sla": sla, "churn": churn, "lateness": lateness, "total": sla + churn + lateness}
@@ -291,12 +355,13 @@ def arrival_benefit(
         case.p_sla_breach, case.promised_date, arrival, p_delay, days_late_if_delayed
     )
     drop = max(0.0, case.p_sla_breach - p_after) * share
+    penalty_after = expected_penalty(case, arrival, p_delay, days_late_if_delayed)
     before_days = expected_days_late(
-        case.promised_date, case.late_arrival, case.po_p_delay, case.po_days_late_if_delayed
+        case, case.late_arrival, case.po_p_delay, case.po_days_late_if_delayed
     )
-    after_days = expected_days_late(case.promised_date, arrival, p_delay, days_late_if_delayed)
+    after_days = expected_days_late(case, arrival, p_delay, days_late_if_delayed)
     parts = {
-        "sla": case.penalty_exposure * drop,
+        "sla": max(0.0, _plan_penalty(case) - penalty_after) * share,
         "churn": case.p_churn * case.relationship_value * BREACH_SHARE_OF_CHURN_RISK * drop,
         "lateness": min(units, late)
         * max(0.0, before_days - after_days)
@@ -520,10 +585,10 @@ def ship_partial(case: Case, policy: Policy) -> Action | None:
     if case.late_arrival is not None and case.late_arrival <= case.today:
         return None
     cost = float(policy.recommendations.partial_shipment_cost)
-    # The penalty runs on the value still late: the shipped units' share of it goes away.
+    # The penalty runs on the value still open: the shipped units stop accruing today, so their
+    # share of the penalty still to accrue on the plan's path goes away.
     share = units / case.open_quantity
-    sla = case.p_sla_breach * case.penalty_exposure * share
-    benefit = sla
+    benefit = _plan_penalty(case) * share
     text = (
         f"Ship the {units} unit(s) in stock now and the other {case.open_quantity - units}"
         f" when they arrive: the customer has {share:.0%} of the line now, and the penalty runs"

@@ -176,11 +176,6 @@ def _case(
         p_sla, scored = 1.0, False  # unscored: the plan says late, so the breach is certain
     p_churn = float(snap.p_churn) if snap is not None and snap.p_churn is not None else 0.0
     exposures = snap.exposures if snap is not None else {}
-    rate = terms.penalty_rate_per_day if terms else 0.0
-    cap = terms.penalty_cap_rate if terms else 0.0
-    penalty = exposures.get("sla")
-    if penalty is None:
-        penalty = value * min(rate * policy.blend.penalty_exposure_days, cap)
     relationship = exposures.get("churn")
     if relationship is None:
         ltv = terms.lifetime_value if terms else 0.0
@@ -203,7 +198,9 @@ def _case(
         late_arrival=late_arrival,
         p_sla_breach=p_sla,
         p_churn=p_churn,
-        penalty_exposure=float(penalty),
+        # The contract's own terms: the recommender prices the days an action saves by them.
+        penalty_rate_per_day=terms.penalty_rate_per_day if terms else 0.0,
+        penalty_cap_rate=terms.penalty_cap_rate if terms else 0.0,
         relationship_value=float(relationship),
         lateness_cost_per_unit_day=problem.lateness_cost_per_unit_day,
         po_line_id=supply.po_line_id if supply else None,

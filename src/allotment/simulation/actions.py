@@ -161,8 +161,9 @@ def spot_cases(
     Built as :mod:`allotment.recommend.service` builds a case: nothing arrives by the promised
     day unless the PO line it waits on is due by then; the late units arrive at that PO line's
     ETA (no supply in sight when it waits on none); P(breach) and P(churn) from ``risks``
-    (unscored breach: 1); penalty exposure and relationship value from the blend's exposures;
-    the PO line's P(delay) from ``risks`` and the allocation service's default days late.
+    (unscored breach: 1); the penalty rate and cap of the customer's contract in force, and the
+    relationship value from the blend's exposures; the PO line's P(delay) from ``risks`` and the
+    allocation service's default days late.
     """
     w = world
     lines = backorder_lines(w, bo, day)
@@ -171,7 +172,8 @@ def spot_cases(
     p_breach, scored = _breach(w, idx, lines, r, risks)
     p_churn = np.nan_to_num(r.churn, nan=0.0)
     p_delay = np.nan_to_num(r.supplier_delay, nan=0.0)
-    e = exposure_matrix(pricing.exposures(lines), policy.blend)
+    x = pricing.exposures(lines)
+    e = exposure_matrix(x, policy.blend)
     lead = w.rescue_lead(bo)
     peg = w.lines["peg"][idx]
     promised = w.lines["promised"][idx]
@@ -201,7 +203,8 @@ def spot_cases(
             late_arrival=w.date_of(eta) if po >= 0 else None,
             p_sla_breach=float(p_breach[i]),
             p_churn=float(p_churn[i]),
-            penalty_exposure=float(e[i, 0]),
+            penalty_rate_per_day=float(x.penalty_rate_per_day[i]),
+            penalty_cap_rate=float(x.penalty_cap_rate[i]),
             relationship_value=float(e[i, 1]),
             lateness_cost_per_unit_day=lateness,
             po_line_id=po if po >= 0 else None,
