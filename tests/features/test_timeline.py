@@ -58,3 +58,59 @@ def test_a_cumulated_history_answers_every_query_as_its_events_do() -> None:
     assert cum_at(cumulate(EVENTS.iloc[:0], values=["n"]), [1], [10], values=["n"])[
         "n"
     ].tolist() == [0.0]
+
+
+def _merge_asof_cum_at(events: pd.DataFrame, qk: np.ndarray, qd: np.ndarray) -> pd.DataFrame:
+    """The reference: per-key running sums looked up with pandas.merge_asof."""
+    ev = events.groupby(["key", "day"], sort=True)[["n", "v"]].sum().groupby(level=0).cumsum()
+    ev = ev.reset_index().sort_values("day", kind="stable")
+    queries = pd.DataFrame({"key": qk, "day": qd, "pos": np.arange(len(qk))})
+    merged = pd.merge_asof(
+        queries.sort_values("day", kind="stable"), ev, on="day", by="key", direction="backward"
+    )
+    return merged.sort_values("pos")[["n", "v"]].fillna(0.0).reset_index(drop=True)
+
+
+def test_the_binary_search_answers_as_merge_asof_on_random_histories() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        m = int(rng.integers(1, 400))
+        events = pd.DataFrame(
+            {
+                "key": rng.integers(0, 30, m) * 1_000_003,  # sparse, large keys
+                "day": rng.integers(19_000, 19_400, m),
+                "n": 1.0,
+                "v": rng.normal(size=m),
+            }
+        )
+        q = 500
+        qk = rng.integers(-1, 32, q) * 1_000_003  # some keys without events
+        qd = rng.integers(18_900, 19_500, q)  # before, inside and after the events
+        want = _merge_asof_cum_at(events, qk, qd)
+        pd.testing.assert_frame_equal(cum_at(events, qk, qd, values=["n", "v"]), want)
+        pd.testing.assert_frame_equal(
+            cum_at(cumulate(events, values=["n", "v"]), qk, qd, values=["n", "v"]), want
+        )
+        last = events.sort_values("day", kind="stable").drop_duplicates(["key", "day"], keep="last")
+        ref = pd.merge_asof(
+            pd.DataFrame({"key": qk, "day": qd, "pos": np.arange(q)}).sort_values("day"),
+            last.sort_values("day"),
+            on="day",
+            by="key",
+            direction="backward",
+        ).sort_values("pos")
+        got = last_at(events, qk, qd, value="v")
+        np.testing.assert_array_equal(got.to_numpy(), ref["v"].to_numpy())
+
+
+def test_days_too_far_apart_for_one_search_key_still_answer() -> None:
+    # Day numbers 2**55 apart over 5,000 keys: the one-key search cannot hold them (merge_asof).
+    never = 2**55
+    keys = np.arange(5_000)
+    events = pd.DataFrame(
+        {"key": np.repeat(keys, 2), "day": np.tile([10, never], 5_000), "n": 1.0, "v": 2.0}
+    )
+    got = cum_at(events, keys, np.full(5_000, 11), values=["n", "v"])
+    assert got["n"].tolist() == [1.0] * 5_000
+    got = cum_at(events, keys[:3], np.array([9, never, never + 1]), values=["n", "v"])
+    assert got["v"].tolist() == [0.0, 4.0, 4.0]

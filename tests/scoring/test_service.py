@@ -4,6 +4,7 @@ reason, explanations add up and come from the cache the second time."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from allotment.domain.models import (
     ScoreRun,
     ScoreSnapshot,
 )
+from allotment.features.tables import day_to_timestamp, load_tables
 from allotment.policy import service as policy_service
 from allotment.policy.documents import shipped_policy
 from allotment.policy.schema import Blend, BlendWeights, Policy
@@ -228,4 +230,28 @@ def test_an_explanation_adds_up_and_is_cached(scored: Session) -> None:
     cx = contrast(session, top, second)
     assert cx.difference == pytest.approx(ex.priority - cx.b.priority)
     assert _close(sum(cx.components.values()), cx.difference)
+    session.close()
+
+
+def test_a_snapshot_older_than_the_data_explains_with_the_features_it_was_scored_with(
+    scored: Session,
+) -> None:
+    # Scored 20 days before the latest facts: a miss recomputes the features at the snapshot's
+    # day, market-wide 30-day rates included, so they match the digest that was scored.
+    session = scored
+    end = load_tables(session.connection(), truths=False).data_end
+    as_of = day_to_timestamp(np.array([end - 20]))[0].date()
+    result = score(session, as_of=as_of, explain_top=0)
+    session.commit()
+    assert result.scored > 0
+    snaps = session.scalars(
+        select(ScoreSnapshot).where(ScoreSnapshot.run_id == result.run_id)
+    ).all()
+    explained = 0
+    for snap in snaps[:8]:
+        ex = explain_backorder(session, snap.backorder_id)
+        assert ex.as_of == as_of
+        assert [f for f in ex.flags if f["problem"] == "feature_digest_mismatch"] == []
+        explained += sum(1 for c in ex.components if c.parts)
+    assert explained > 0, "some explained component has feature parts"
     session.close()

@@ -2,8 +2,9 @@
 
 Every history feature is a sum over events (a receipt, a shipment, an ETA change, ...) whose
 day is at most the as-of day, possibly within a trailing window. :func:`cum_at` answers many
-such queries at once with one sort and one :func:`pandas.merge_asof`; a window ``(T - w, T]``
-is ``cum_at(T) - cum_at(T - w)``. Nothing dated after the query day can enter a result.
+such queries at once with one binary search per query over the events sorted by (key, day)
+(:func:`_asof_rows`); a window ``(T - w, T]`` is ``cum_at(T) - cum_at(T - w)``. Nothing dated
+after the query day can enter a result.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Cumulated:
     :func:`window_sum`.
     """
 
-    frame: pd.DataFrame  # columns _k, _d and the value columns
+    frame: pd.DataFrame  # columns _k, _d and the value columns, sorted by (_k, _d)
     values: tuple[str, ...]
 
 
@@ -43,8 +44,9 @@ def cumulate(
         .sum()
         .astype(np.float64)
     )
+    # Grouped with sort=True: the rows come sorted by (key, day), unique pairs.
     ev = ev.groupby(level=0).cumsum().reset_index()
-    ev = ev.rename(columns={key: "_k", day: "_d"}).sort_values("_d", kind="stable")
+    ev = ev.rename(columns={key: "_k", day: "_d"})
     return Cumulated(ev, tuple(cols))
 
 
@@ -89,14 +91,66 @@ def cum_at(
         events = cumulate(_of_keys(events, key, qk), values=cols, key=key, day=day)
     if n == 0 or len(events.frame) == 0:
         return pd.DataFrame(np.zeros((n, len(cols))), columns=cols)
-    ev = _of_keys(events.frame, "_k", qk)[["_k", "_d", *cols]]
-    queries = pd.DataFrame({"_k": qk, "_d": qd, "_pos": np.arange(n)}).sort_values(
+    ev = events.frame
+    rows = _asof_rows(ev["_k"].to_numpy(np.int64), ev["_d"].to_numpy(np.int64), qk, qd)
+    if rows is None:  # day numbers too far apart for one search key: pandas does it
+        return _cum_at_merge(ev, qk, qd, cols)
+    found = rows >= 0
+    out = np.zeros((n, len(cols)), dtype=np.float64)
+    for j, col in enumerate(cols):
+        picked = ev[col].to_numpy(np.float64)[rows[found]]
+        out[found, j] = np.where(np.isnan(picked), 0.0, picked)  # as fillna(0.0)
+    return pd.DataFrame(out, columns=cols)
+
+
+def _cum_at_merge(
+    ev: pd.DataFrame, qk: np.ndarray, qd: np.ndarray, cols: list[str]
+) -> pd.DataFrame:
+    """:func:`cum_at` on cumulated rows with :func:`pandas.merge_asof` (any day numbers)."""
+    ev = _of_keys(ev, "_k", qk)[["_k", "_d", *cols]].sort_values("_d", kind="stable")
+    queries = pd.DataFrame({"_k": qk, "_d": qd, "_pos": np.arange(len(qk))}).sort_values(
         "_d", kind="stable"
     )
     merged = pd.merge_asof(queries, ev, on="_d", by="_k", direction="backward")
     merged = merged.sort_values("_pos")
     out = merged[cols].fillna(0.0).reset_index(drop=True)
     return out.astype(np.float64)
+
+
+#: The largest search key :func:`_asof_rows` builds (key rank x day span + day): int64-safe.
+_MAX_SEARCH_KEY = 2**62
+
+
+def _asof_rows(
+    event_key: np.ndarray, event_day: np.ndarray, query_key: np.ndarray, query_day: np.ndarray
+) -> np.ndarray | None:
+    """For each query, the position of the event of the same key with the latest day on or
+    before the query day (-1 if none): ``merge_asof(direction="backward", by=key)``.
+
+    The events must be sorted by (key, day) with unique pairs. One search key per event,
+    ``rank(key) x span + day`` (days clipped to the events' range minus one, which keeps
+    every comparison), so one :func:`numpy.searchsorted` answers every query. ``None`` when
+    that key would not fit in int64 (the caller falls back to :func:`pandas.merge_asof`).
+    """
+    if len(event_key) == 0:
+        return np.full(len(query_key), -1, dtype=np.int64)
+    keys, starts = np.unique(event_key, return_index=True)
+    low, high = int(event_day.min()) - 1, int(event_day.max())
+    span = high - low + 1
+    if span * (len(keys) + 1) >= _MAX_SEARCH_KEY:
+        return None
+    rank = np.repeat(
+        np.arange(len(keys), dtype=np.int64), np.diff(np.append(starts, len(event_key)))
+    )
+    search = rank * span + (event_day - low)
+    at = np.searchsorted(keys, query_key)
+    known = at < len(keys)
+    known[known] = keys[at[known]] == query_key[known]
+    wanted = at * span + (np.clip(query_day, low, high) - low)
+    rows = np.searchsorted(search, wanted, side="right") - 1
+    hit = known & (rows >= 0)
+    hit[hit] = rank[rows[hit]] == at[hit]
+    return np.where(hit, rows, -1).astype(np.int64)
 
 
 def window_sum(
@@ -152,6 +206,13 @@ def last_at(
             "_v": ev[value].to_numpy(np.float64),
         }
     )
+    by_key = ev.sort_values(["_k", "_d"], kind="stable")  # unique (key, day) pairs
+    rows = _asof_rows(by_key["_k"].to_numpy(), by_key["_d"].to_numpy(), qk, qd)
+    if rows is not None:
+        found = rows >= 0
+        out = np.full(n, np.nan)
+        out[found] = by_key["_v"].to_numpy()[rows[found]]
+        return pd.Series(out)
     queries = pd.DataFrame({"_k": qk, "_d": qd, "_pos": np.arange(n)}).sort_values(
         "_d", kind="stable"
     )

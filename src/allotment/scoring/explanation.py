@@ -40,7 +40,7 @@ from allotment.explain import cache as explain_cache
 from allotment.explain import reasons as reason_text
 from allotment.features.build import scoring_frame
 from allotment.features.frame import Task
-from allotment.features.tables import Tables, load_tables
+from allotment.features.tables import Tables, load_tables, to_day
 from allotment.modeling import registry
 from allotment.policy import service as policy_service
 from allotment.scoring.blend import BASELINE, COMPONENTS, MODEL_COMPONENTS
@@ -163,17 +163,26 @@ def _payloads(session: Session, keys: list[CacheKey]) -> dict[CacheKey, dict[str
 
 
 class _LazyTables:
-    """The facts one backorder's features read, loaded on the first cache miss only."""
+    """The facts one backorder's features read at ``as_of`` (its snapshot's day), loaded on
+    the first cache miss only.
 
-    def __init__(self, session: Session, backorder_id: int) -> None:
+    The day bounds the market-wide facts a scoped read takes: read at the latest day instead,
+    a snapshot older than the data would miss lines whose outcomes fall in its windows.
+    """
+
+    def __init__(self, session: Session, backorder_id: int, as_of: date | None) -> None:
         self._session = session
         self._backorder_id = backorder_id
+        self._as_of_day = None if as_of is None else to_day(as_of)
         self._tables: Tables | None = None
 
     def get(self) -> Tables:
         if self._tables is None:
             self._tables = load_tables(
-                self._session.connection(), backorders=[self._backorder_id], truths=False
+                self._session.connection(),
+                backorders=[self._backorder_id],
+                truths=False,
+                as_of_day=self._as_of_day,
             )
         return self._tables
 
@@ -253,7 +262,7 @@ def explain_backorder(
     flags = list(snap.flags)
     rule_only = bool(inputs.get("rule_only", False))
     components: list[ComponentExplanation] = []
-    tables = _LazyTables(session, backorder_id)
+    tables = _LazyTables(session, backorder_id, as_of)
     wanted: list[CacheKey] = []
     for name in COMPONENTS:
         task = MODEL_COMPONENTS.get(name)
