@@ -298,3 +298,45 @@ def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
         assert len(set(prevs)) == len(prevs)  # no two records share a predecessor
         result = audit.verify(check)
         assert result.ok and result.checked == threads * per_thread
+
+
+def _entry(n: int, **overrides: Any) -> audit.Entry:
+    fields: dict[str, Any] = {
+        "actor": "ann",
+        "role": "planner",
+        "action": "backorder.transition",
+        "entity_type": "backorder",
+        "entity_id": n,
+        "before": {"status": "open", "qty": Decimal("2.50")},
+        "after": None,
+        "reason": f"change {n}",
+    }
+    return audit.Entry(**(fields | overrides))
+
+
+def test_append_many_chains_like_appends_and_tampering_is_detected(session: Session) -> None:
+    first = _append(session, 0)
+    hashes = audit.append_many(session, [_entry(n) for n in range(1, 6)])
+    last = _append(session, 6)
+    session.commit()
+    rows = session.scalars(select(AuditRecord).order_by(AuditRecord.id)).all()
+    assert [r.hash for r in rows] == [first.hash, *hashes, last.hash]
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert rows[1].before == {"status": "open", "qty": "2.50"} and rows[1].after is None
+    assert audit.verify(session).ok and audit.verify(session).checked == 7
+    assert audit.append_many(session, []) == []
+
+    # An invalid entry anywhere appends none of them.
+    with pytest.raises(AuditRecordInvalidError):
+        audit.append_many(session, [_entry(7), _entry(8, actor=" ")])
+    session.rollback()
+    assert audit.verify(session).checked == 7
+
+    target = rows[3].id
+    _tamper(session, f"UPDATE audit_records SET reason = 'edited' WHERE id = {target}")
+    result = audit.verify(session)
+    assert (result.first_broken_id, result.problem) == (target, "hash_mismatch")
+    session.rollback()
+    _tamper(session, f"DELETE FROM audit_records WHERE id = {target}")
+    result = audit.verify(session)
+    assert (result.first_broken_id, result.problem) == (rows[4].id, "broken_link")

@@ -3,8 +3,10 @@
 from allotment.audit.service import (
     GENESIS_HASH,
     AuditRecordInvalidError,
+    Entry,
     VerifyResult,
     append,
+    append_many,
     list_records,
     verify,
 )
@@ -12,8 +14,10 @@ from allotment.audit.service import (
 __all__ = [
     "GENESIS_HASH",
     "AuditRecordInvalidError",
+    "Entry",
     "VerifyResult",
     "append",
+    "append_many",
     "list_records",
     "verify",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from allotment.domain.models import AuditRecord
@@ -52,6 +52,12 @@ def add(*, session: Session, record: AuditRecord) -> AuditRecord:
     session.add(record)
     session.flush()
     return record
+
+
+def add_many(*, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert records given as column values, in order (one executemany; ids follow the order)."""
+    if rows:
+        session.execute(insert(AuditRecord), list(rows))
 
 
 def iter_for_verify(*, session: Session, batch_size: int = 2000) -> Iterator[Any]:

@@ -14,7 +14,7 @@ record ids follow the chain. Services flush; the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -147,6 +147,58 @@ def _json_data(name: str, value: Any) -> dict[str, Any] | None:
     return data
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One record to append with :func:`append_many` (the arguments of :func:`append`)."""
+
+    actor: str
+    role: str | None
+    action: str
+    entity_type: str
+    entity_id: str | int
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str | None
+    model_versions: Mapping[str, Any] | None = None
+    policy_version_id: int | None = None
+
+
+def _checked(entry: Entry) -> dict[str, Any]:
+    """The checked, canonical column values of ``entry`` but the time and the hashes."""
+    entity_id = str(entry.entity_id)
+    _check_text("actor", entry.actor, required=True)
+    _check_text("role", entry.role, required=False)
+    _check_text("action", entry.action, required=True)
+    _check_text("entity_type", entry.entity_type, required=True)
+    _check_text("entity_id", entity_id, required=True)
+    before_data = _json_data("before", entry.before)
+    after_data = _json_data("after", entry.after)
+    versions_data = _json_data("model_versions", entry.model_versions)
+    return {
+        "actor": entry.actor,
+        "role": entry.role,
+        "action": entry.action,
+        "entity_type": entry.entity_type,
+        "entity_id": entity_id,
+        "before": before_data,
+        "after": after_data,
+        "reason": entry.reason,
+        "model_versions": versions_data,
+        "policy_version_id": entry.policy_version_id,
+    }
+
+
+def _chained(values: dict[str, Any], prev_hash: str, occurred_at: datetime) -> dict[str, Any]:
+    """``values`` (from :func:`_checked`) at ``occurred_at``, chained to ``prev_hash``."""
+    content = record_content(occurred_at=occurred_at, **values)
+    return {
+        **values,
+        "occurred_at": occurred_at,
+        "prev_hash": prev_hash,
+        "hash": record_hash(prev_hash, content),
+    }
+
+
 def append(
     session: Session,
     *,
@@ -166,49 +218,49 @@ def append(
     ``before`` and ``after`` are stored in canonical form (Decimals and datetimes as strings), so
     what is read back is exactly what was hashed.
     """
-    entity_id = str(entity_id)
-    _check_text("actor", actor, required=True)
-    _check_text("role", role, required=False)
-    _check_text("action", action, required=True)
-    _check_text("entity_type", entity_type, required=True)
-    _check_text("entity_id", entity_id, required=True)
-    before_data = _json_data("before", before)
-    after_data = _json_data("after", after)
-    versions_data = _json_data("model_versions", model_versions)
-
+    entry = Entry(
+        actor=actor,
+        role=role,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+        reason=reason,
+        model_versions=model_versions,
+        policy_version_id=policy_version_id,
+    )
+    values = _checked(entry)  # before the head is locked
     prev_hash = _chain_head(session)
-    occurred_at = utcnow()
-    content = record_content(
-        occurred_at=occurred_at,
-        actor=actor,
-        role=role,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before_data,
-        after=after_data,
-        reason=reason,
-        model_versions=versions_data,
-        policy_version_id=policy_version_id,
-    )
-    record = AuditRecord(
-        occurred_at=occurred_at,
-        actor=actor,
-        role=role,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=before_data,
-        after=after_data,
-        reason=reason,
-        model_versions=versions_data,
-        policy_version_id=policy_version_id,
-        prev_hash=prev_hash,
-        hash=record_hash(prev_hash, content),
-    )
+    record = AuditRecord(**_chained(values, prev_hash, utcnow()))
     repo.add(session=session, record=record)
     session.info[_HEAD_KEY] = record.hash
     return record
+
+
+def append_many(session: Session, entries: Sequence[Entry]) -> list[str]:
+    """Append ``entries`` in order (one INSERT executed for all, flushed, not committed); return
+    their hashes.
+
+    Each record is chained to the one before it, the first to the chain head, exactly as that
+    many :func:`append` calls would chain them (same content, same hash, same head lock and
+    cache), and all carry one ``occurred_at``. Every entry is checked before anything is written:
+    an invalid one raises :class:`AuditRecordInvalidError` and appends none.
+    """
+    if not entries:
+        return []
+    checked = [_checked(entry) for entry in entries]  # all, before the head is locked
+    prev_hash = _chain_head(session)
+    occurred_at = utcnow()
+    rows: list[dict[str, Any]] = []
+    for values in checked:
+        row = _chained(values, prev_hash, occurred_at)
+        rows.append(row)
+        prev_hash = row["hash"]
+    session.flush()  # pending records of the session first: ids follow the chain
+    repo.add_many(session=session, rows=rows)
+    session.info[_HEAD_KEY] = prev_hash
+    return [row["hash"] for row in rows]
 
 
 def verify(session: Session) -> VerifyResult:
