@@ -248,11 +248,16 @@ def test_a_poison_event_is_parked_and_the_batch_goes_on(session: Session) -> Non
     assert len(parked) == 2 and all(p.error for p in parked)
 
 
-def test_a_batch_with_applied_events_appends_one_audit_record(session: Session) -> None:
+def test_a_batch_with_applied_events_ends_its_audit_records_with_one_summary(
+    session: Session,
+) -> None:
     w = small(session)
     delay = event("po_delayed", **po_ref(w), new_eta="2025-02-01")
     _ingest(session, delay, event("eta_updated", po_number="PO-NOPE", line_no=1, eta="2025-02-01"))
-    record = session.scalars(select(AuditRecord)).one()
+    *changes, record = session.scalars(select(AuditRecord).order_by(AuditRecord.id)).all()
+    # The delay's changes (the ETA, one backorder), then the batch.
+    assert [c.action for c in changes] == ["po_line.eta_changed", "backorder.created"]
+    assert {c.reason for c in changes} == {f"event po_delayed {delay.event_id}"}
     assert (record.action, record.actor) == ("events.applied", ACTOR)
     assert record.after is not None
     assert record.after["applied"] == {"po_delayed": [delay.event_id]}  # not the parked one

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from allotment.audit import changes
 from allotment.db.types import to_money, utcnow
 from allotment.domain import repository as repo
 from allotment.domain.enums import BackorderStatus, OrderStatus, RootCause, Tier
@@ -65,6 +66,8 @@ def transition(
         reason=reason,
     )
     session.add(change)
+    if backorder.id is not None:
+        changes.note(session, changes.status_changed(backorder.id, backorder.status, to))
     backorder.status = to
     backorder.updated_at = at
     if to in TERMINAL_STATUSES:
@@ -166,6 +169,19 @@ def _new_backorder(
     session.flush()
     backorder.number = backorder_number(backorder.id, at.year)
     session.flush()
+    changes.note(
+        session,
+        changes.backorder_created(
+            backorder.id,
+            order_line_id=order_line_id,
+            po_line_id=po_line_id,
+            quantity=quantity,
+            root_cause=root_cause,
+            status=BackorderStatus.OPEN,
+            expected=expected,
+            value_at_risk=backorder.value_at_risk,
+        ),
+    )
     notification_rules.notify_backorder_created(session, backorder, rules=notify)
     return backorder
 
@@ -299,6 +315,7 @@ def apply_po_delay(
             reason=reason,
         )
     )
+    changes.note(session, changes.eta_changed(po_line.id, po_line.current_eta, new_eta))
     po_line.current_eta = new_eta
 
     impact = DelayImpact(po_line_id=po_line_id, previous_eta=previous, new_eta=new_eta)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from allotment.audit import changes
 from allotment.domain import repository as repo
 from allotment.domain.enums import Tier
 from allotment.domain.errors import ContractChangeError
@@ -75,7 +76,20 @@ def change_contract(
         customer_id=customer.id, version=version, effective_from=effective_from, **values
     )
     session.add(contract)
+    old_tier = customer.tier
     if tier is not None:
         customer.tier = tier
     session.flush()
+    changes.note(
+        session,
+        changes.contract_changed(
+            customer.id,
+            old_version=None if current is None else current.version,
+            old_tier=old_tier,
+            version=version,
+            tier=customer.tier,
+            effective_from=effective_from,
+            terms=values,
+        ),
+    )
     return contract

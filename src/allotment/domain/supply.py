@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from allotment.audit import changes
 from allotment.domain import repository as repo
 from allotment.domain.backorders import expect_on, record_fulfilment
 from allotment.domain.enums import BackorderStatus, PurchaseOrderStatus
@@ -64,6 +65,7 @@ def update_eta(
             reason=reason[:200],
         )
     )
+    changes.note(session, changes.eta_changed(line.id, line.current_eta, eta))
     line.current_eta = eta
     touched: list[int] = []
     for backorder, _order in repo.active_backorders_waiting_on_po_line(

@@ -37,6 +37,8 @@ from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from allotment.audit import changes
+from allotment.audit.changes import Change
 from allotment.db.types import to_money
 from allotment.domain import contracts as contract_rules
 from allotment.domain import repository as domain_repo
@@ -304,6 +306,8 @@ class _Batch:
         self.new_positions: list[_Position] = []
         self.history: list[tuple[_Backorder, dict[str, Any]]] = []
         self.eta_rows: list[dict[str, Any]] = []
+        # The audited changes, made once the rows have their ids (see allotment.audit.changes).
+        self.changes: list[Callable[[], Change]] = []
         self.receipts: list[dict[str, Any]] = []
         self.notices: list[_Notice | _Created] = []
         self._created_rules: tuple[NotificationRule, ...] | None = None
@@ -413,6 +417,8 @@ class _Batch:
         check_transition(
             backorder.status, to, reason=reason, backorder=backorder.number or backorder.id
         )
+        old = backorder.status
+        self.add(self.changes, lambda: changes.status_changed(backorder.id, old, to))
         self.add(
             self.history,
             (
@@ -441,6 +447,8 @@ class _Batch:
         return True
 
     def new_eta(self, line: _PoLine, eta: date, reason: str, at: datetime) -> None:
+        change = changes.eta_changed(line.id, line.current_eta, eta)
+        self.add(self.changes, lambda: change)
         self.add(
             self.eta_rows,
             {
@@ -819,6 +827,20 @@ def _new_backorder(
     if mine is not None:
         batch.add(mine, backorder)
     batch.add(batch.new_backorders, backorder)
+    value_at_risk = backorder.value_at_risk
+    batch.add(
+        batch.changes,
+        lambda: changes.backorder_created(
+            backorder.id,
+            order_line_id=backorder.order_line_id,
+            po_line_id=po_line_id,
+            quantity=quantity,
+            root_cause=root_cause,
+            status=BackorderStatus.OPEN,
+            expected=expected,
+            value_at_risk=value_at_risk,
+        ),
+    )
     rules = batch.created_rules()
     if rules:
         changed = batch.customers.get(order.customer_code)
@@ -1050,8 +1072,19 @@ def _contract_changed(batch: _Batch, event: ContractChanged) -> Effect:
     batch.add(batch.new_contracts, contract)
     if current is not None and not current.new:
         batch.add(batch.dirty_contracts, current)
+    old_tier = customer.tier
     if event.tier is not None:
         batch.set(customer, "tier", event.tier)
+    change = changes.contract_changed(
+        customer.id,
+        old_version=None if current is None else current.values["version"],
+        old_tier=old_tier,
+        version=version,
+        tier=customer.tier,
+        effective_from=effective_from,
+        terms=new_values,
+    )
+    batch.add(batch.changes, lambda: change)
     ids = batch.active_of_customer(customer.id)
     return Effect(
         touched={
@@ -1264,9 +1297,13 @@ _BACKORDER_LISTS = (
 )
 
 
-def _resolve(effect: Effect, orders: dict[int, int], backorders: dict[int, int]) -> Effect:
-    """The effect with the pending ids of the rows it created replaced by their real ids."""
+def _resolve(
+    effect: Effect, orders: dict[int, int], backorders: dict[int, int], made: list[Change]
+) -> Effect:
+    """The effect with the pending ids of the rows it created replaced by their real ids, and
+    the changes it made."""
     if not orders and not backorders:
+        effect.changes = made
         return effect
     touched = dict(effect.touched)
     for key in _BACKORDER_LISTS:
@@ -1283,6 +1320,7 @@ def _resolve(effect: Effect, orders: dict[int, int], backorders: dict[int, int])
         touched=touched,
         rescore=[backorders.get(i, i) for i in effect.rescore],
         subject=effect.subject,
+        changes=made,
     )
 
 
@@ -1300,11 +1338,14 @@ def apply(
         log.info("event batch not applied set-wise: %s", exc)
         return None
     results: dict[int, Effect | str] = {}
+    made: dict[int, list[Callable[[], Change]]] = {}
     try:
         for i, evt, _type in jobs:
             rule = _RULES[type(evt)]
+            mark = len(batch.changes)
             try:
                 results[i] = batch.run(partial(rule, batch, evt))
+                made[i] = batch.changes[mark:]
             except AppError as exc:
                 results[i] = describe(exc)
                 log.info("event %s parked: %s", getattr(evt, "event_id"), results[i])  # noqa: B009
@@ -1333,5 +1374,6 @@ def apply(
         if isinstance(obj, _WRITTEN):
             session.expire(obj)
     return {
-        i: r if isinstance(r, str) else _resolve(r, orders, backorders) for i, r in results.items()
+        i: r if isinstance(r, str) else _resolve(r, orders, backorders, [f() for f in made[i]])
+        for i, r in results.items()
     }

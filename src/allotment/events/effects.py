@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from allotment.audit.changes import Change, collecting
 from allotment.domain import backorders as backorder_service
 from allotment.domain import contracts, orders, supply
 from allotment.domain import repository as domain_repo
@@ -39,6 +40,8 @@ class Effect:
     touched: dict[str, Any] = field(default_factory=dict)
     rescore: list[int] = field(default_factory=list)
     subject: str | None = None
+    #: The audited state changes it made, in order (see :mod:`allotment.audit.changes`).
+    changes: list[Change] = field(default_factory=list)
 
 
 def po_line_subject(line: PurchaseOrderLine) -> str:
@@ -251,6 +254,14 @@ def _active_of_customer(session: Session, customer_id: int) -> list[int]:
         b.id
         for b in domain_repo.active_backorders_of_customer(session=session, customer_id=customer_id)
     ]
+
+
+def run(session: Session, type_: str, event: Any, actor: str) -> Effect:
+    """The effect of ``event`` (of type ``type_``) with the state changes it made."""
+    with collecting(session) as made:
+        effect = EFFECTS[type_](session, event, actor)
+    effect.changes = list(made)
+    return effect
 
 
 EFFECTS: dict[str, Callable[[Session, Any, str], Effect]] = {

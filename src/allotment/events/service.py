@@ -49,7 +49,8 @@ from allotment.domain import repository as domain_repo
 from allotment.domain.models import IngestedEvent
 from allotment.events import batch as set_wise
 from allotment.events import repository as repo
-from allotment.events.effects import EFFECTS, Effect
+from allotment.events.effects import Effect
+from allotment.events.effects import run as run_effect
 from allotment.events.errors import EventPayloadMismatchError, describe, is_fatal
 from allotment.events.schemas import canonical_payload
 
@@ -305,19 +306,37 @@ def _apply(
         outcomes.append(outcome)
     repo.record_outcomes(session=session, rows=updates)
     repo.enqueue_rescore(session=session, backorder_ids=sorted(rescore), at=utcnow())
-    if applied:
-        # One record per batch: the events table holds each event, its payload and result.
-        audit.append(
-            session,
+    # One record per state change an event made, the event as its reason (in event order), and
+    # one per batch naming the events applied (the events table holds their payloads and results).
+    entries = [
+        audit.Entry(
             actor=actor,
             role=role,
-            action="events.applied",
-            entity_type="event_batch",
-            entity_id=ids[0],
-            before=None,
-            after={"applied": applied, "backorders_queued": sorted(rescore)},
-            reason=f"{sum(len(v) for v in applied.values())} event(s) applied",
+            action=c.action,
+            entity_type=c.entity_type,
+            entity_id=c.entity_id,
+            before=c.before,
+            after=c.after,
+            reason=f"event {payloads[i]['type']} {ids[i]}",
         )
+        for i in sorted(results)
+        if not isinstance(results[i], str)
+        for c in results[i].changes  # type: ignore[union-attr]
+    ]
+    if applied:
+        entries.append(
+            audit.Entry(
+                actor=actor,
+                role=role,
+                action="events.applied",
+                entity_type="event_batch",
+                entity_id=ids[0],
+                before=None,
+                after={"applied": applied, "backorders_queued": sorted(rescore)},
+                reason=f"{sum(len(v) for v in applied.values())} event(s) applied",
+            )
+        )
+    audit.append_many(session, entries)
     session.flush()
     return IngestResult(outcomes=outcomes, rescore_queued=len(rescore))
 
@@ -361,7 +380,7 @@ def _run_effects(
                 i, evt, type_ = jobs[k]
                 before = writes.count
                 try:
-                    done[i] = EFFECTS[type_](session, evt, actor)
+                    done[i] = run_effect(session, type_, evt, actor)
                 except Exception as exc:
                     if is_fatal(exc):
                         raise
@@ -405,7 +424,7 @@ def _redo(
         return {}
     savepoint = session.begin_nested()
     try:
-        done = {i: EFFECTS[type_](session, evt, actor) for i, evt, type_ in jobs}
+        done = {i: run_effect(session, type_, evt, actor) for i, evt, type_ in jobs}
     except Exception as exc:
         if is_fatal(exc):
             raise
@@ -418,7 +437,7 @@ def _redo(
     for i, evt, type_ in jobs:
         one = session.begin_nested()
         try:
-            out[i] = EFFECTS[type_](session, evt, actor)
+            out[i] = run_effect(session, type_, evt, actor)
         except Exception as exc:
             if is_fatal(exc):
                 raise

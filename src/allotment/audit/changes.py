@@ -1,0 +1,131 @@
+"""The state changes an event makes, collected for the audit trail.
+
+Event ingestion audits every change an event makes (a backorder created or moved through its
+lifecycle, a PO line's ETA revised, a customer's contract or tier changed), one record each,
+with the event as the reason. Both ways of applying events (set-wise, and event by event through
+the domain services) describe a change with the same constructors below, so they end in the
+same records. The domain services note changes only while :func:`collecting` is active (event
+ingestion); the API and CLI audit what they change themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+_KEY = "allotment.audit.changes"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One audited state change (the reason and the actor come from the event)."""
+
+    action: str
+    entity_type: str
+    entity_id: int
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def with_id(self, entity_id: int) -> Change:
+        return replace(self, entity_id=entity_id)
+
+
+def _value(v: Any) -> Any:
+    return v.value if isinstance(v, Enum) else v
+
+
+def status_changed(backorder_id: int, old: Enum | None, new: Enum) -> Change:
+    """A backorder entered status ``new`` (from ``old``; ``None`` for a new backorder: use
+    :func:`backorder_created`)."""
+    return Change(
+        "backorder.transitioned",
+        "backorder",
+        backorder_id,
+        {"status": _value(old)},
+        {"status": _value(new)},
+    )
+
+
+def backorder_created(
+    backorder_id: int,
+    *,
+    order_line_id: int,
+    po_line_id: int | None,
+    quantity: int,
+    root_cause: Enum,
+    status: Enum,
+    expected: date | None,
+    value_at_risk: Decimal,
+) -> Change:
+    return Change(
+        "backorder.created",
+        "backorder",
+        backorder_id,
+        None,
+        {
+            "status": _value(status),
+            "order_line_id": order_line_id,
+            "po_line_id": po_line_id,
+            "quantity": quantity,
+            "root_cause": _value(root_cause),
+            "expected_fulfillment_date": expected,
+            "value_at_risk": value_at_risk,
+        },
+    )
+
+
+def eta_changed(po_line_id: int, old: date | None, new: date) -> Change:
+    return Change("po_line.eta_changed", "po_line", po_line_id, {"eta": old}, {"eta": new})
+
+
+def contract_changed(
+    customer_id: int,
+    *,
+    old_version: int | None,
+    old_tier: Enum,
+    version: int,
+    tier: Enum,
+    effective_from: date,
+    terms: Mapping[str, Any],
+) -> Change:
+    return Change(
+        "customer.contract_changed",
+        "customer",
+        customer_id,
+        {"contract_version": old_version, "tier": _value(old_tier)},
+        {
+            "contract_version": version,
+            "tier": _value(tier),
+            "effective_from": effective_from,
+            "terms": {k: _value(v) for k, v in sorted(terms.items())},
+        },
+    )
+
+
+def note(session: Session, change: Change) -> None:
+    """Collect ``change`` if :func:`collecting` is active on ``session``."""
+    found = session.info.get(_KEY)
+    if found is not None:
+        found.append(change)
+
+
+@contextmanager
+def collecting(session: Session) -> Iterator[list[Change]]:
+    """The changes noted on ``session`` inside the block, in order."""
+    outer = session.info.get(_KEY)
+    mine: list[Change] = []
+    session.info[_KEY] = mine
+    try:
+        yield mine
+    finally:
+        if outer is None:
+            session.info.pop(_KEY, None)
+        else:
+            session.info[_KEY] = outer
