@@ -89,8 +89,14 @@ def normalize(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """The canonical JSON text of ``value`` (see the module docstring for the rules)."""
+    return normalized_json(normalize(value))
+
+
+def normalized_json(data: Any) -> str:
+    """:func:`canonical_json` of data :func:`normalize` already returned (not normalized again:
+    normalizing its output changes nothing)."""
     return json.dumps(
-        normalize(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from allotment.audit import repository as repo
-from allotment.audit.canonical import canonical_json, normalize, sha256_hex
+from allotment.audit.canonical import canonical_json, normalize, normalized_json, sha256_hex
 from allotment.db.types import utcnow
 from allotment.domain.models import AuditRecord
 from allotment.errors import AppError
@@ -190,12 +190,14 @@ def _checked(entry: Entry) -> dict[str, Any]:
 
 def _chained(values: dict[str, Any], prev_hash: str, occurred_at: datetime) -> dict[str, Any]:
     """``values`` (from :func:`_checked`) at ``occurred_at``, chained to ``prev_hash``."""
-    content = record_content(occurred_at=occurred_at, **values)
+    # What record_content(occurred_at=occurred_at, **values) returns, without normalizing the
+    # already normalized values again (the same text, so the same hash as verify computes).
+    content = {**values, "occurred_at": normalize(occurred_at)}
     return {
         **values,
         "occurred_at": occurred_at,
         "prev_hash": prev_hash,
-        "hash": record_hash(prev_hash, content),
+        "hash": sha256_hex(prev_hash + normalized_json(content)),
     }
 
 
