@@ -157,3 +157,42 @@ def test_tampering_with_an_events_record_is_detected(session: Session, path: str
         "hash_mismatch",
     )
     session.rollback()
+
+
+def test_new_orders_and_stock_changes_are_audited(session: Session, path: str) -> None:
+    w = small(session)
+    ref = {"sku": w.product.sku, "location_code": w.location.code}
+    order = event(
+        "order_created",
+        order_number="SO-NEW-1",
+        customer_code=w.customer.code,
+        location_code=w.location.code,
+        ordered_on="2025-01-20",
+        requested_date="2025-01-30",
+        promised_date="2025-02-01",
+        lines=[{"line_no": 1, "sku": w.product.sku, "quantity": 3, "unit_price": "2.50"}],
+    )
+    # One batch: a new position then a count of it.
+    _ingest(session, order, event("inventory_adjusted", **ref, delta=7))
+    _ingest(session, event("inventory_adjusted", **ref, on_hand=40))
+    (created,) = _records(session, "order.created")
+    new = session.scalars(select(CustomerOrder).where(CustomerOrder.number == "SO-NEW-1")).one()
+    assert (created.entity_type, created.entity_id, created.before) == ("order", str(new.id), None)
+    assert created.after is not None and created.after["lines"] == [
+        {"line_no": 1, "product_id": w.product.id, "quantity": 3, "unit_price": "2.50"}
+    ]
+    assert created.reason == f"event order_created {order.event_id}"
+    stock = _records(session, "inventory.adjusted")
+    assert [(r.entity_id, r.before, r.after) for r in stock] == [
+        (
+            str(w.product.id),
+            {"location_id": w.location.id, "on_hand": 0},
+            {"location_id": w.location.id, "on_hand": 7},
+        ),
+        (
+            str(w.product.id),
+            {"location_id": w.location.id, "on_hand": 7},
+            {"location_id": w.location.id, "on_hand": 40},
+        ),
+    ]
+    assert audit.verify(session).ok

@@ -109,6 +109,47 @@ def contract_changed(
     )
 
 
+def order_created(
+    order_id: int,
+    *,
+    number: str,
+    customer_id: int,
+    location_id: int,
+    promised_date: date,
+    is_emergency: bool,
+    lines: list[tuple[int, int, int, Decimal]],
+) -> Change:
+    """A customer order; ``lines`` as (line_no, product_id, quantity, unit_price)."""
+    return Change(
+        "order.created",
+        "order",
+        order_id,
+        None,
+        {
+            "number": number,
+            "customer_id": customer_id,
+            "location_id": location_id,
+            "promised_date": promised_date,
+            "is_emergency": is_emergency,
+            "lines": [
+                {"line_no": n, "product_id": p, "quantity": q, "unit_price": u}
+                for n, p, q, u in lines
+            ],
+        },
+    )
+
+
+def inventory_adjusted(product_id: int, location_id: int, old: int, new: int) -> Change:
+    """Stock on hand of a product at a location (its position row may be new)."""
+    return Change(
+        "inventory.adjusted",
+        "product",
+        product_id,
+        {"location_id": location_id, "on_hand": old},
+        {"location_id": location_id, "on_hand": new},
+    )
+
+
 def note(session: Session, change: Change) -> None:
     """Collect ``change`` if :func:`collecting` is active on ``session``."""
     found = session.info.get(_KEY)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from allotment.audit import changes
 from allotment.db.types import to_money
 from allotment.domain import repository as repo
 from allotment.domain.backorders import transition
@@ -65,6 +66,18 @@ def create_order(
     ]
     session.add(order)
     session.flush()
+    changes.note(
+        session,
+        changes.order_created(
+            order.id,
+            number=number,
+            customer_id=customer_id,
+            location_id=location_id,
+            promised_date=promised_date,
+            is_emergency=is_emergency,
+            lines=[(ln.line_no, ln.product_id, ln.quantity, ln.unit_price) for ln in order.lines],
+        ),
+    )
     return order
 
 

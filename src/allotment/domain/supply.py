@@ -174,6 +174,9 @@ def adjust_inventory(
         raise InventoryAdjustmentError(
             f"stock on hand would be {new} (now {position.on_hand or 0})", field="delta"
         )
+    changes.note(
+        session, changes.inventory_adjusted(product_id, location_id, position.on_hand or 0, new)
+    )
     position.on_hand = new
     position.updated_at = at
     session.flush()

@@ -935,6 +935,8 @@ def _inventory_adjusted(batch: _Batch, event: InventoryAdjusted) -> Effect:
             f"stock on hand would be {new} (now {on_hand})", field="delta"
         )
     position = batch.position(product_id, location_id, at)
+    change = changes.inventory_adjusted(product_id, location_id, on_hand, new)
+    batch.add(batch.changes, lambda: change)
     batch.set(position, "on_hand", new)
     batch.set(position, "updated_at", at)
     return Effect(
@@ -984,6 +986,21 @@ def _order_created(batch: _Batch, event: OrderCreated) -> Effect:
     batch.put(batch.order_by_number, order.number, order)
     batch.put(batch.orders, order.id, order)
     batch.add(batch.new_orders, order)
+    batch.add(
+        batch.changes,
+        lambda: changes.order_created(
+            order.id,
+            number=order.number,
+            customer_id=order.customer_id,
+            location_id=order.location_id,
+            promised_date=order.promised_date,
+            is_emergency=order.is_emergency,
+            lines=[
+                (ln.line_no, ln.product_id, ln.quantity, ln.unit_price)
+                for ln in cast(list[_Line], order.lines)
+            ],
+        ),
+    )
     return Effect(touched={"order": order.id, "lines": len(event.lines)})
 
 
