@@ -9,14 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from allotment import audit
+from allotment.audit.canonical import normalize
+from allotment.domain import contracts as contract_rules
 from allotment.domain.models import (
     AuditRecord,
     Backorder,
     BackorderStatusChange,
+    Contract,
     CustomerOrder,
     EtaChange,
 )
 from allotment.events import batch, service
+from allotment.policy.service import active_policy
 from tests.audit.lift import append_only_lifted
 from tests.events.helpers import event, po_ref, small
 
@@ -69,7 +73,11 @@ def test_each_state_change_of_an_event_has_its_record(session: Session, path: st
     _ingest(session, second)
     moved = [r for r in _records(session, "backorder.transitioned") if r.id > delay_after]
     assert [(r.entity_id, r.before, r.after) for r in moved] == [
-        (str(bo.id), {"status": "open"}, {"status": "eta_updated"})
+        (
+            str(bo.id),
+            {"status": "open", "expected_fulfillment_date": "2025-02-01"},
+            {"status": "eta_updated", "expected_fulfillment_date": "2025-02-20"},
+        )
     ]
     assert len(_records(session, "backorder.created")) == 2
     assert [r.before for r in _records(session, "po_line.eta_changed")][1] == {"eta": "2025-02-01"}
@@ -81,10 +89,13 @@ def test_each_state_change_of_an_event_has_its_record(session: Session, path: st
     resolved = [
         r for r in _records(session) if r.reason == f"event goods_received {receipt.event_id}"
     ]
-    assert sorted((r.entity_id, r.after["status"]) for r in resolved if r.after) == sorted(
-        (str(f["id"]), f["status"]) for f in served
-    )
-    assert {r.action for r in resolved} == {"backorder.transitioned"}
+    assert sorted(
+        (r.entity_id, r.after["status"])
+        for r in resolved
+        if r.after and r.action == "backorder.transitioned"
+    ) == sorted((str(f["id"]), f["status"]) for f in served)
+    assert resolved[0].action == "po_line.goods_received"
+    assert {r.action for r in resolved} == {"po_line.goods_received", "backorder.transitioned"}
 
     # Cancelling the later order cancels its (partially resolved) backorder.
     late_order = session.get(CustomerOrder, w.late.order_id)
@@ -93,9 +104,11 @@ def test_each_state_change_of_an_event_has_its_record(session: Session, path: st
     result = _ingest(session, cancel)
     (cancelled_id,) = result.outcomes[0].touched["backorders_cancelled"]
     (cancelled,) = [
-        r for r in _records(session) if r.reason == f"event order_cancelled {cancel.event_id}"
+        r
+        for r in _records(session, "backorder.transitioned")
+        if r.reason == f"event order_cancelled {cancel.event_id}"
     ]
-    assert (cancelled.action, cancelled.entity_id) == ("backorder.transitioned", str(cancelled_id))
+    assert cancelled.entity_id == str(cancelled_id)
     assert cancelled.after == {"status": "cancelled"}
 
     # A contract change with a new tier: before and after on the customer.
@@ -109,7 +122,8 @@ def test_each_state_change_of_an_event_has_its_record(session: Session, path: st
     _ingest(session, change)
     (contract,) = _records(session, "customer.contract_changed")
     assert (contract.entity_type, contract.entity_id) == ("customer", str(w.customer.id))
-    assert contract.before == {"contract_version": 1, "tier": "standard"}
+    assert contract.before is not None
+    assert (contract.before["contract_version"], contract.before["tier"]) == (1, "standard")
     assert contract.after is not None
     assert (contract.after["contract_version"], contract.after["tier"]) == (2, "vip")
     assert contract.after["terms"]["penalty_rate_per_day"] == 0.02
@@ -195,4 +209,110 @@ def test_new_orders_and_stock_changes_are_audited(session: Session, path: str) -
             {"location_id": w.location.id, "on_hand": 40},
         ),
     ]
+    assert audit.verify(session).ok
+
+
+def test_cancellations_receipts_and_contract_terms_are_audited_in_full(
+    session: Session, path: str
+) -> None:
+    w = small(session)
+    policy, _doc = active_policy(session)  # installs and activates the shipped default
+    session.commit()
+    _ingest(session, event("po_delayed", **po_ref(w), new_eta="2025-02-20"))
+
+    # A receipt: the PO line's received quantity and status, and each backorder's open quantity.
+    line_status = w.po_line.status.value
+    receipt = event("goods_received", **po_ref(w), quantity=15, received_on="2025-02-03")
+    _ingest(session, receipt)
+    booked = [
+        r for r in _records(session) if r.reason == f"event goods_received {receipt.event_id}"
+    ]
+    assert (booked[0].action, booked[0].entity_type, booked[0].entity_id) == (
+        "po_line.goods_received",
+        "po_line",
+        str(w.po_line.id),
+    )
+    assert booked[0].before == {"received_quantity": 0, "status": line_status}
+    assert booked[0].after == {
+        "received_quantity": 15,
+        "status": "partially_received",
+        "receipt": {"quantity": 15, "received_on": "2025-02-03"},
+    }
+    early = session.scalars(select(Backorder).where(Backorder.order_line_id == w.early.id)).one()
+    late = session.scalars(select(Backorder).where(Backorder.order_line_id == w.late.id)).one()
+    assert sorted((r.entity_id, r.before, r.after) for r in booked[1:]) == sorted(
+        [
+            (
+                str(early.id),
+                {"status": "open", "open_quantity": 10},
+                {"status": "resolved", "open_quantity": 0},
+            ),
+            (
+                str(late.id),
+                {"status": "open", "open_quantity": 10},
+                {"status": "partially_resolved", "open_quantity": 5},
+            ),
+        ]
+    )
+
+    # A later ETA moves the partially resolved backorder's expected date, not its status.
+    delay = event("po_delayed", **po_ref(w), new_eta="2025-03-01")
+    _ingest(session, delay)
+    (moved,) = [
+        r
+        for r in _records(session)
+        if r.reason == f"event po_delayed {delay.event_id}" and r.entity_id == str(late.id)
+    ]
+    assert (moved.action, moved.entity_id, moved.before, moved.after) == (
+        "backorder.expected_date_changed",
+        str(late.id),
+        {"expected_fulfillment_date": "2025-02-20"},
+        {"expected_fulfillment_date": "2025-03-01"},
+    )
+
+    # Cancelling an order: its line's and its own status, then the backorder's.
+    order = session.get(CustomerOrder, w.late.order_id)
+    assert order is not None
+    order_status, line_status = order.status.value, w.late.status.value
+    cancel = event("order_cancelled", order_number=order.number, reason="customer request")
+    _ingest(session, cancel)
+    done = [r for r in _records(session) if r.reason == f"event order_cancelled {cancel.event_id}"]
+    assert [(r.action, r.entity_id, r.before, r.after) for r in done] == [
+        (
+            "order_line.status_changed",
+            str(w.late.id),
+            {"status": line_status},
+            {"status": "cancelled"},
+        ),
+        (
+            "backorder.transitioned",
+            str(late.id),
+            {"status": "partially_resolved"},
+            {"status": "cancelled"},
+        ),
+        ("order.status_changed", str(order.id), {"status": order_status}, {"status": "cancelled"}),
+    ]
+
+    # A contract change: the old terms beside the new ones.
+    old_contract = session.scalars(
+        select(Contract).where(Contract.customer_id == w.customer.id)
+    ).one()
+    old_terms = {t: getattr(old_contract, t) for t in contract_rules.TERMS}
+    change = event(
+        "contract_changed",
+        customer_code=w.customer.code,
+        effective_from="2025-02-01",
+        penalty_rate_per_day=0.02,
+    )
+    _ingest(session, change)
+    (contract,) = _records(session, "customer.contract_changed")
+    assert contract.before is not None and contract.after is not None
+    assert contract.before["effective_from"] == old_contract.effective_from.isoformat()
+    assert contract.before["terms"] == normalize(old_terms)
+    assert contract.after["terms"] == {**contract.before["terms"], "penalty_rate_per_day": 0.02}
+
+    # Every record of the events names the active policy version and no model.
+    from_events = [r for r in _records(session) if (r.reason or "").startswith("event")]
+    assert len(from_events) >= 10
+    assert {(r.policy_version_id, r.model_versions) for r in from_events} == {(policy.id, None)}
     assert audit.verify(session).ok

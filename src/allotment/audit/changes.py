@@ -41,15 +41,75 @@ def _value(v: Any) -> Any:
     return v.value if isinstance(v, Enum) else v
 
 
-def status_changed(backorder_id: int, old: Enum | None, new: Enum) -> Change:
+def status_changed(
+    backorder_id: int,
+    old: Enum | None,
+    new: Enum,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> Change:
     """A backorder entered status ``new`` (from ``old``; ``None`` for a new backorder: use
-    :func:`backorder_created`)."""
+    :func:`backorder_created`); ``before``/``after`` add the other fields the same event changes
+    with it (open quantity, expected fulfillment date)."""
     return Change(
         "backorder.transitioned",
         "backorder",
         backorder_id,
+        {"status": _value(old), **(before or {})},
+        {"status": _value(new), **(after or {})},
+    )
+
+
+def expected_date_changed(backorder_id: int, old: date | None, new: date) -> Change:
+    """A backorder's expected fulfillment date moved without a status change."""
+    return Change(
+        "backorder.expected_date_changed",
+        "backorder",
+        backorder_id,
+        {"expected_fulfillment_date": old},
+        {"expected_fulfillment_date": new},
+    )
+
+
+def order_status_changed(order_id: int, old: Enum, new: Enum) -> Change:
+    return Change(
+        "order.status_changed", "order", order_id, {"status": _value(old)}, {"status": _value(new)}
+    )
+
+
+def order_line_status_changed(line_id: int, old: Enum, new: Enum) -> Change:
+    return Change(
+        "order_line.status_changed",
+        "order_line",
+        line_id,
         {"status": _value(old)},
         {"status": _value(new)},
+    )
+
+
+def goods_received(
+    po_line_id: int,
+    *,
+    quantity: int,
+    received_on: date,
+    old_received: int,
+    old_status: Enum,
+    received: int,
+    status: Enum,
+) -> Change:
+    """One receipt booked on a PO line (the receipt's quantity and date, the line's received
+    quantity and status before and after)."""
+    return Change(
+        "po_line.goods_received",
+        "po_line",
+        po_line_id,
+        {"received_quantity": old_received, "status": _value(old_status)},
+        {
+            "received_quantity": received,
+            "status": _value(status),
+            "receipt": {"quantity": quantity, "received_on": received_on},
+        },
     )
 
 
@@ -90,16 +150,26 @@ def contract_changed(
     *,
     old_version: int | None,
     old_tier: Enum,
+    old_effective_from: date | None,
+    old_terms: Mapping[str, Any] | None,
     version: int,
     tier: Enum,
     effective_from: date,
     terms: Mapping[str, Any],
 ) -> Change:
+    """A customer's next contract version (``old_*`` ``None`` for a first contract)."""
     return Change(
         "customer.contract_changed",
         "customer",
         customer_id,
-        {"contract_version": old_version, "tier": _value(old_tier)},
+        {
+            "contract_version": old_version,
+            "tier": _value(old_tier),
+            "effective_from": old_effective_from,
+            "terms": None
+            if old_terms is None
+            else {k: _value(v) for k, v in sorted(old_terms.items())},
+        },
         {
             "contract_version": version,
             "tier": _value(tier),

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -49,8 +50,12 @@ def transition(
     actor: str,
     reason: str,
     at: datetime | None = None,
+    audit_before: dict[str, Any] | None = None,
+    audit_after: dict[str, Any] | None = None,
 ) -> BackorderStatusChange:
-    """Move ``backorder`` to status ``to`` if the lifecycle allows it, and record who/when/why."""
+    """Move ``backorder`` to status ``to`` if the lifecycle allows it, and record who/when/why
+    (``audit_before``/``audit_after``: the other fields the change moves, for its audit record
+    during event ingestion)."""
     check_transition(
         backorder.status, to, reason=reason, backorder=backorder.number or backorder.id
     )
@@ -67,7 +72,12 @@ def transition(
     )
     session.add(change)
     if backorder.id is not None:
-        changes.note(session, changes.status_changed(backorder.id, backorder.status, to))
+        changes.note(
+            session,
+            changes.status_changed(
+                backorder.id, backorder.status, to, before=audit_before, after=audit_after
+            ),
+        )
     backorder.status = to
     backorder.updated_at = at
     if to in TERMINAL_STATUSES:
@@ -88,9 +98,13 @@ def expect_on(
     """Set a backorder's expected date to its supply's new ETA; an ``open`` or ``eta_updated``
     one moves to ``eta_updated`` (returns whether it moved), a partially resolved or escalated
     one keeps its status."""
+    old = backorder.expected_fulfillment_date
     backorder.expected_fulfillment_date = eta
     backorder.updated_at = at
+    moved = old != eta
     if backorder.status not in (BackorderStatus.OPEN, BackorderStatus.ETA_UPDATED):
+        if moved and backorder.id is not None:
+            changes.note(session, changes.expected_date_changed(backorder.id, old, eta))
         return False
     transition(
         session,
@@ -99,6 +113,8 @@ def expect_on(
         actor=actor,
         reason=reason,
         at=at,
+        audit_before={"expected_fulfillment_date": old} if moved else None,
+        audit_after={"expected_fulfillment_date": eta} if moved else None,
     )
     return True
 
@@ -120,7 +136,16 @@ def record_fulfilment(
         )
     remaining = backorder.open_quantity - quantity
     target = BackorderStatus.RESOLVED if remaining == 0 else BackorderStatus.PARTIALLY_RESOLVED
-    change = transition(session, backorder=backorder, to=target, actor=actor, reason=reason, at=at)
+    change = transition(
+        session,
+        backorder=backorder,
+        to=target,
+        actor=actor,
+        reason=reason,
+        at=at,
+        audit_before={"open_quantity": backorder.open_quantity},
+        audit_after={"open_quantity": remaining},
+    )
     backorder.open_quantity = remaining
     session.flush()
     return change

@@ -86,6 +86,8 @@ def change_contract(
             customer.id,
             old_version=None if current is None else current.version,
             old_tier=old_tier,
+            old_effective_from=None if current is None else current.effective_from,
+            old_terms=None if current is None else {t: getattr(current, t) for t in TERMS},
             version=version,
             tier=customer.tier,
             effective_from=effective_from,

@@ -108,6 +108,9 @@ def cancel_order(
     for line in chosen:
         if line.status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED):
             continue
+        changes.note(
+            session, changes.order_line_status_changed(line.id, line.status, OrderStatus.CANCELLED)
+        )
         line.status = OrderStatus.CANCELLED
         backorder = repo.active_backorder_for_line(session=session, order_line_id=line.id)
         if backorder is not None:
@@ -124,6 +127,11 @@ def cancel_order(
         line.status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED) for line in order.lines
     )
     if closed and any(line.status is OrderStatus.CANCELLED for line in order.lines):
+        if order.status is not OrderStatus.CANCELLED:
+            changes.note(
+                session,
+                changes.order_status_changed(order.id, order.status, OrderStatus.CANCELLED),
+            )
         order.status = OrderStatus.CANCELLED
     session.flush()
     return cancelled

@@ -123,12 +123,25 @@ def receive_goods(
             field="quantity",
         )
     session.add(Receipt(po_line_id=po_line_id, received_on=received_on, quantity=quantity))
+    old_received, old_status = line.received_quantity, line.status
     line.received_quantity += quantity
     line.received_on = received_on
     line.status = (
         PurchaseOrderStatus.RECEIVED
         if line.received_quantity == line.quantity
         else PurchaseOrderStatus.PARTIALLY_RECEIVED
+    )
+    changes.note(
+        session,
+        changes.goods_received(
+            line.id,
+            quantity=quantity,
+            received_on=received_on,
+            old_received=old_received,
+            old_status=old_status,
+            received=line.received_quantity,
+            status=line.status,
+        ),
     )
     position = _position(session, line.product_id, line.purchase_order.location_id, at)
     position.on_hand += quantity

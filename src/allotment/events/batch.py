@@ -411,14 +411,25 @@ class _Batch:
     # -- the changes --
 
     def transition(
-        self, backorder: _Backorder, to: BackorderStatus, reason: str, at: datetime
+        self,
+        backorder: _Backorder,
+        to: BackorderStatus,
+        reason: str,
+        at: datetime,
+        *,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
     ) -> None:
-        """``domain.backorders.transition`` on the row in memory (the lifecycle decides)."""
+        """``domain.backorders.transition`` on the row in memory (the lifecycle decides);
+        ``before``/``after``: the other fields the change moves, for its audit record."""
         check_transition(
             backorder.status, to, reason=reason, backorder=backorder.number or backorder.id
         )
         old = backorder.status
-        self.add(self.changes, lambda: changes.status_changed(backorder.id, old, to))
+        self.add(
+            self.changes,
+            lambda: changes.status_changed(backorder.id, old, to, before=before, after=after),
+        )
         self.add(
             self.history,
             (
@@ -439,11 +450,26 @@ class _Batch:
 
     def expect_on(self, backorder: _Backorder, eta: date, reason: str, at: datetime) -> bool:
         """``domain.backorders.expect_on`` on the row in memory."""
+        old = backorder.expected_fulfillment_date
         self.set(backorder, "expected_fulfillment_date", eta)
         self.set(backorder, "updated_at", at)
         if backorder.status not in (BackorderStatus.OPEN, BackorderStatus.ETA_UPDATED):
+            if old != eta:
+                self.add(
+                    self.changes, lambda: changes.expected_date_changed(backorder.id, old, eta)
+                )
             return False
-        self.transition(backorder, BackorderStatus.ETA_UPDATED, reason, at)
+        if old != eta:
+            self.transition(
+                backorder,
+                BackorderStatus.ETA_UPDATED,
+                reason,
+                at,
+                before={"expected_fulfillment_date": old},
+                after={"expected_fulfillment_date": eta},
+            )
+        else:
+            self.transition(backorder, BackorderStatus.ETA_UPDATED, reason, at)
         return True
 
     def new_eta(self, line: _PoLine, eta: date, reason: str, at: datetime) -> None:
@@ -886,6 +912,7 @@ def _goods_received(batch: _Batch, event: GoodsReceived) -> Effect:
     batch.add(
         batch.receipts, {"po_line_id": line.id, "received_on": received_on, "quantity": quantity}
     )
+    old_received, old_status = line.received_quantity, line.status
     batch.set(line, "received_quantity", line.received_quantity + quantity)
     batch.set(line, "received_on", received_on)
     batch.set(
@@ -895,6 +922,16 @@ def _goods_received(batch: _Batch, event: GoodsReceived) -> Effect:
         if line.received_quantity == line.quantity
         else PurchaseOrderStatus.PARTIALLY_RECEIVED,
     )
+    received = changes.goods_received(
+        line.id,
+        quantity=quantity,
+        received_on=received_on,
+        old_received=old_received,
+        old_status=old_status,
+        received=line.received_quantity,
+        status=line.status,
+    )
+    batch.add(batch.changes, lambda: received)
     position = batch.position(line.product_id, line.location_id, at)
     batch.set(position, "on_hand", position.on_hand + quantity)
     batch.set(position, "updated_at", at)
@@ -912,6 +949,8 @@ def _goods_received(batch: _Batch, event: GoodsReceived) -> Effect:
             BackorderStatus.RESOLVED if remaining == 0 else BackorderStatus.PARTIALLY_RESOLVED,
             f"{units} unit(s) received on PO line {line.id} on {received_on}",
             at,
+            before={"open_quantity": backorder.open_quantity},
+            after={"open_quantity": remaining},
         )
         batch.set(backorder, "open_quantity", remaining)
         left -= units
@@ -1027,6 +1066,12 @@ def _order_cancelled(batch: _Batch, event: OrderCancelled) -> Effect:
     for line in chosen:
         if line.status in _DONE_LINE:
             continue
+        batch.add(
+            batch.changes,
+            lambda line=line, old=line.status: changes.order_line_status_changed(
+                line.id, old, OrderStatus.CANCELLED
+            ),
+        )
         batch.set(line, "status", OrderStatus.CANCELLED)
         backorder = batch.active_of_line(line.id)
         if backorder is not None:
@@ -1040,6 +1085,12 @@ def _order_cancelled(batch: _Batch, event: OrderCancelled) -> Effect:
     if all(line.status in _DONE_LINE for line in lines) and any(
         line.status is OrderStatus.CANCELLED for line in lines
     ):
+        if order.status is not OrderStatus.CANCELLED:
+            old_status = order.status
+            batch.add(
+                batch.changes,
+                lambda: changes.order_status_changed(order.id, old_status, OrderStatus.CANCELLED),
+            )
         batch.set(order, "status", OrderStatus.CANCELLED)
     others = batch.active_of_customer(order.customer_id) if cancelled else []
     return Effect(touched={"order": order.id, "backorders_cancelled": cancelled}, rescore=others)
@@ -1096,6 +1147,8 @@ def _contract_changed(batch: _Batch, event: ContractChanged) -> Effect:
         customer.id,
         old_version=None if current is None else current.values["version"],
         old_tier=old_tier,
+        old_effective_from=None if current is None else current.values["effective_from"],
+        old_terms=None if current is None else {t: current.values[t] for t in contract_rules.TERMS},
         version=version,
         tier=customer.tier,
         effective_from=effective_from,
@@ -1165,6 +1218,10 @@ def _write(batch: _Batch) -> tuple[dict[int, int], dict[int, int]]:
     )
     for order in batch.new_orders:
         order.id = order_ids[order.id]
+    # The new lines' ids too: an order cancelled in the batch that created it audits them.
+    line_ids = sql.allocate_ids(session=s, table=lines_t, n=len(batch.new_lines))
+    for ln, line_id in zip(batch.new_lines, line_ids, strict=True):
+        ln.id = line_id
     backorder_ids = dict(
         zip(
             (b.id for b in batch.new_backorders),
@@ -1199,6 +1256,7 @@ def _write(batch: _Batch) -> tuple[dict[int, int], dict[int, int]]:
         table=lines_t,
         rows=[
             {
+                "id": ln.id,
                 "order_id": ln.order.id,
                 "line_no": ln.line_no,
                 "product_id": ln.product_id,

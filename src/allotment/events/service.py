@@ -53,6 +53,7 @@ from allotment.events.effects import Effect
 from allotment.events.effects import run as run_effect
 from allotment.events.errors import EventPayloadMismatchError, describe, is_fatal
 from allotment.events.schemas import canonical_payload
+from allotment.policy import repository as policy_repo
 
 log = logging.getLogger("allotment.events")
 
@@ -308,6 +309,10 @@ def _apply(
     repo.enqueue_rescore(session=session, backorder_ids=sorted(rescore), at=utcnow())
     # One record per state change an event made, the event as its reason (in event order), and
     # one per batch naming the events applied (the events table holds their payloads and results).
+    # Each names the policy version active for the batch (read once; None: none active, the
+    # shipped default in force) and no model versions: event effects use no model (scores come
+    # later, from the rescore queue).
+    policy_version_id = policy_repo.active_version_id(session=session) if applied else None
     entries = [
         audit.Entry(
             actor=actor,
@@ -318,6 +323,8 @@ def _apply(
             before=c.before,
             after=c.after,
             reason=f"event {payloads[i]['type']} {ids[i]}",
+            model_versions=None,
+            policy_version_id=policy_version_id,
         )
         for i in sorted(results)
         if not isinstance(results[i], str)
@@ -334,6 +341,8 @@ def _apply(
                 before=None,
                 after={"applied": applied, "backorders_queued": sorted(rescore)},
                 reason=f"{sum(len(v) for v in applied.values())} event(s) applied",
+                model_versions=None,
+                policy_version_id=policy_version_id,
             )
         )
     audit.append_many(session, entries)

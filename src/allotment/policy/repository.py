@@ -63,6 +63,13 @@ def active_version(*, session: Session, for_update: bool = False) -> PolicyVersi
     return session.scalars(stmt).one_or_none()
 
 
+def active_version_id(*, session: Session) -> int | None:
+    """The active version's id (``None`` when none is active: the shipped default is in force)."""
+    return session.scalar(
+        select(PolicyVersion.id).where(PolicyVersion.status == PolicyStatus.ACTIVE)
+    )
+
+
 def next_version_number(*, session: Session, name: str) -> int:
     latest = session.scalar(
         select(func.max(PolicyVersion.version)).where(PolicyVersion.name == name)
