@@ -209,13 +209,9 @@ def _prepare(url: str, scale: str, seed: int) -> tuple[str, list[int]]:
     return key, ids
 
 
-def _bench_backend(name: str, url: str, args: argparse.Namespace, floor: list[float]) -> None:
-    import httpx
-
-    from allotment.db.engine import make_engine
-
-    print(f"\n== {name}")
-    key, ids = _prepare(url, args.scale, args.seed)
+def _serve(url: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``allotment serve`` on ``url``'s database and a free port (its pid kept for the CPU
+    figures)."""
     env = {
         **os.environ,
         "ALLOTMENT_DATABASE_URL": url,
@@ -224,6 +220,17 @@ def _bench_backend(name: str, url: str, args: argparse.Namespace, floor: list[fl
     port = _port()
     server = _start([sys.executable, "-c", SERVE, "serve", "--port", str(port)], env, port)
     _SERVER[:] = [server.pid]
+    return server, port
+
+
+def _bench_backend(name: str, url: str, args: argparse.Namespace, floor: list[float]) -> None:
+    import httpx
+
+    from allotment.db.engine import make_engine
+
+    print(f"\n== {name}")
+    key, ids = _prepare(url, args.scale, args.seed)
+    server, port = _serve(url)
     engine = make_engine(url)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -353,14 +360,7 @@ def _bench_events_only(name: str, url: str, args: argparse.Namespace, _floor: An
 
     print(f"\n== {name} (events only)")
     key, _ids = _prepare(url, args.scale, args.seed)
-    env = {
-        **os.environ,
-        "ALLOTMENT_DATABASE_URL": url,
-        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-    }
-    port = _port()
-    server = _start([sys.executable, "-c", SERVE, "serve", "--port", str(port)], env, port)
-    _SERVER[:] = [server.pid]
+    server, port = _serve(url)
     engine = make_engine(url)
     try:
         base = f"http://127.0.0.1:{port}"

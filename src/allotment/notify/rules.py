@@ -48,7 +48,12 @@ def recipient_for(
 
 def applies(rule: NotificationRule, customer: Customer) -> bool:
     """Whether ``rule``'s tier filter lets ``customer`` through (no filter: every tier)."""
-    return not rule.tiers or customer.tier in rule.tiers
+    return admits(rule, customer.tier)
+
+
+def admits(rule: NotificationRule, tier: Tier) -> bool:
+    """Whether ``rule``'s tier filter lets a customer of ``tier`` through."""
+    return not rule.tiers or tier in rule.tiers
 
 
 def immediate_rules(policy: Policy, event: str) -> list[NotificationRule]:
@@ -128,7 +133,7 @@ def created_rows(
     recipients = [
         recipient_for(role, account_manager=account_manager)
         for rule in rules
-        if not rule.tiers or tier in rule.tiers
+        if admits(rule, tier)
         for role in rule.roles
     ]
     if not recipients:
